@@ -1,0 +1,11 @@
+//! Pure, wasm-safe rules shared by the browser and the server.
+
+pub mod email_address;
+pub mod label;
+pub mod password;
+pub mod role;
+
+pub use email_address::EmailAddress;
+pub use label::Label;
+pub use password::Password;
+pub use role::Role;

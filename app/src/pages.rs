@@ -1,0 +1,45 @@
+//! Route-level pages: each owns its data (resources, actions).
+
+pub mod campaigns;
+pub mod customers;
+pub mod distributions;
+pub mod integrations;
+pub mod login;
+pub mod not_found;
+pub mod segments;
+pub mod settings;
+pub mod setup;
+pub mod shell;
+
+use leptos::prelude::*;
+
+/// Sets the HTTP status of the server-rendered page (404, 403); no effect in the browser.
+pub(crate) fn set_page_status(status: u16) {
+    #[cfg(feature = "ssr")]
+    if let (Some(res), Ok(code)) = (
+        use_context::<leptos_axum::ResponseOptions>(),
+        http::StatusCode::from_u16(status),
+    ) {
+        res.set_status(code);
+    }
+    #[cfg(not(feature = "ssr"))]
+    let _ = status;
+}
+
+/// The title block of a page.
+#[component]
+pub(crate) fn PageHeader(
+    title: &'static str,
+    #[prop(optional)] description: Option<&'static str>,
+    #[prop(optional)] children: Option<Children>,
+) -> impl IntoView {
+    view! {
+        <header class="page-header">
+            <div>
+                <h1>{title}</h1>
+                {description.map(|d| view! { <p class="page-description">{d}</p> })}
+            </div>
+            {children.map(|c| view! { <div class="page-actions">{c()}</div> })}
+        </header>
+    }
+}

@@ -1,0 +1,15 @@
+//! Schema migrations, run on SQLite and PostgreSQL alike. Timestamps are BIGINT milliseconds
+//! since the Unix epoch: the same type, ordering and arithmetic on both databases.
+
+pub use sea_orm_migration::prelude::*;
+
+mod m20261125_000001_accounts;
+
+pub struct Migrator;
+
+#[async_trait::async_trait]
+impl MigratorTrait for Migrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![Box::new(m20261125_000001_accounts::Migration)]
+    }
+}

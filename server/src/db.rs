@@ -1,0 +1,76 @@
+//! Storage: connecting, migrating, and the sea-orm entities. Queries take
+//! `&impl ConnectionTrait` so they run inside or outside a transaction alike.
+
+pub mod api_keys;
+pub mod instance;
+pub mod sessions;
+pub mod users;
+
+use migrations::{Migrator, MigratorTrait};
+use sea_orm::{ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbErr, SqlErr};
+use std::time::Duration;
+
+/// Opens the database named by `url` (SQLite file or PostgreSQL) and brings its schema up to date.
+pub async fn connect_and_migrate(url: &str) -> Result<DatabaseConnection, DbErr> {
+    let db = connect(url).await?;
+    Migrator::up(&db, None).await?;
+    Ok(db)
+}
+
+pub async fn connect(url: &str) -> Result<DatabaseConnection, DbErr> {
+    let sqlite = url.starts_with("sqlite:");
+    if sqlite {
+        ensure_sqlite_dir(url)?;
+    }
+    let mut options = ConnectOptions::new(url.to_owned());
+    options
+        .max_connections(if sqlite { 8 } else { 16 })
+        .min_connections(1)
+        .connect_timeout(Duration::from_secs(10))
+        .acquire_timeout(Duration::from_secs(30))
+        .sqlx_logging(false);
+    let db = Database::connect(options).await?;
+    if sqlite {
+        // WAL lets readers proceed while one writer writes; the setting is stored in the file,
+        // so every pooled connection gets it. (sqlx already enables foreign keys and a 5 s busy timeout.)
+        db.execute_unprepared("PRAGMA journal_mode = WAL").await?;
+    }
+    Ok(db)
+}
+
+/// Creates the directory of a `sqlite://dir/file.db` URL, so a fresh checkout starts without setup.
+fn ensure_sqlite_dir(url: &str) -> Result<(), DbErr> {
+    let path = url
+        .trim_start_matches("sqlite://")
+        .trim_start_matches("sqlite:")
+        .split('?')
+        .next()
+        .unwrap_or_default();
+    if path.is_empty() || path == ":memory:" {
+        return Ok(());
+    }
+    if let Some(dir) = std::path::Path::new(path)
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+    {
+        std::fs::create_dir_all(dir)
+            .map_err(|e| DbErr::Custom(format!("cannot create {}: {e}", dir.display())))?;
+    }
+    Ok(())
+}
+
+/// True when the error is a UNIQUE or PRIMARY KEY violation (a constraint said no).
+pub fn is_unique_violation(err: &DbErr) -> bool {
+    matches!(err.sql_err(), Some(SqlErr::UniqueConstraintViolation(_)))
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn sqlite_directories_are_created() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}/nested/x.db?mode=rwc", dir.path().display());
+        super::ensure_sqlite_dir(&url).unwrap();
+        assert!(dir.path().join("nested").is_dir());
+    }
+}

@@ -1,0 +1,28 @@
+//! HTTP beyond the Leptos pages: the public REST API under /v1 (with its OpenAPI document),
+//! /healthz, and the middleware that guards browser requests.
+
+pub mod api_auth;
+pub mod api_keys;
+pub mod error;
+pub mod extract;
+pub mod guards;
+pub mod health;
+pub mod openapi;
+
+use crate::startup::AppState;
+use axum::{
+    routing::{delete, get},
+    Router,
+};
+
+/// The REST API and health check, merged into the main router.
+pub fn api_routes() -> Router<AppState> {
+    Router::new()
+        .route("/healthz", get(health::health))
+        .route("/v1/openapi.json", get(openapi::document))
+        .route("/v1/users/me", get(api_keys::me))
+        .route("/v1/api-keys", get(api_keys::list).post(api_keys::create))
+        .route("/v1/api-keys/{id}", delete(api_keys::revoke))
+        .route("/v1", get(error::not_found))
+        .route("/v1/{*rest}", axum::routing::any(error::not_found))
+}

@@ -1,0 +1,43 @@
+//! Extractors whose rejections use the API's JSON error shape instead of axum's plain text.
+
+use super::error::ApiError;
+use app::error::AppError;
+use axum::extract::{
+    rejection::{JsonRejection, QueryRejection},
+    FromRequest, FromRequestParts,
+};
+
+#[derive(FromRequest)]
+#[from_request(via(axum::Json), rejection(ApiError))]
+pub struct ApiJson<T>(pub T);
+
+#[derive(FromRequestParts)]
+#[from_request(via(axum::extract::Query), rejection(ApiError))]
+pub struct ApiQuery<T>(pub T);
+
+impl From<JsonRejection> for ApiError {
+    fn from(rejection: JsonRejection) -> Self {
+        let message = match &rejection {
+            JsonRejection::MissingJsonContentType(_) => {
+                "Send a JSON body with Content-Type: application/json.".to_owned()
+            }
+            other => format!("The JSON body could not be read: {}", other.body_text()),
+        };
+        ApiError(AppError::ValidationFailed {
+            message,
+            fields: Default::default(),
+        })
+    }
+}
+
+impl From<QueryRejection> for ApiError {
+    fn from(rejection: QueryRejection) -> Self {
+        ApiError(AppError::ValidationFailed {
+            message: format!(
+                "The query string could not be read: {}",
+                rejection.body_text()
+            ),
+            fields: Default::default(),
+        })
+    }
+}

@@ -1,0 +1,6 @@
+//! The server's implementations of the app's ports, also used by the REST API and the CLI.
+
+pub mod accounts;
+pub mod login_throttle;
+pub mod secret_box;
+pub mod tokens;

@@ -1,0 +1,169 @@
+//! Builds the application (database, services, router) and serves it until shut down.
+
+use crate::{
+    configuration::Settings,
+    db,
+    http::{self, guards},
+    services::{accounts::AccountService, secret_box::SecretBox},
+};
+use app::{ports::Ports, shell, App};
+use axum::{
+    extract::FromRef,
+    http::{header, HeaderValue},
+    middleware, Router,
+};
+use leptos::prelude::*;
+use leptos_axum::{generate_route_list, LeptosRoutes};
+use sea_orm::DatabaseConnection;
+use std::{future::Future, net::SocketAddr, sync::Arc};
+use tokio::net::TcpListener;
+use tower_http::set_header::SetResponseHeaderLayer;
+
+pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+#[derive(Clone, FromRef)]
+pub struct AppState {
+    pub leptos_options: LeptosOptions,
+    pub settings: Arc<Settings>,
+    pub db: DatabaseConnection,
+    pub accounts: Arc<AccountService>,
+    pub secrets: SecretBox,
+    pub ports: Ports,
+}
+
+pub struct Application {
+    listener: TcpListener,
+    router: Router,
+    port: u16,
+    pub state: AppState,
+}
+
+impl Application {
+    pub async fn build(settings: Settings) -> Result<Self, BoxError> {
+        let secrets = SecretBox::load(&settings.secret_key)?;
+        let db = db::connect_and_migrate(&settings.database_url)
+            .await
+            .map_err(|e| {
+                format!(
+                    "cannot open the database ({}): {e}",
+                    redact(&settings.database_url)
+                )
+            })?;
+        let listener = TcpListener::bind(settings.addr)
+            .await
+            .map_err(|e| format!("cannot listen on {} (CODECAST_ADDR): {e}", settings.addr))?;
+        let port = listener.local_addr()?.port();
+
+        let leptos_options = LeptosOptions::builder()
+            .output_name("codecast")
+            .site_root(settings.site_root.as_str())
+            .site_pkg_dir("pkg")
+            .site_addr(settings.addr)
+            .build();
+        let accounts = AccountService::new(db.clone());
+        let ports = Ports {
+            accounts: accounts.clone(),
+            secure_cookies: settings.secure_cookies(),
+        };
+        let state = AppState {
+            leptos_options,
+            settings: Arc::new(settings),
+            db,
+            accounts,
+            secrets,
+            ports,
+        };
+        Ok(Self {
+            listener,
+            router: build_router(state.clone()),
+            port,
+            state,
+        })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// Serves until `shutdown` completes, then finishes in-flight requests.
+    pub async fn run_until(
+        self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> std::io::Result<()> {
+        tracing::info!(addr = %self.listener.local_addr()?, "Codecast is listening");
+        axum::serve(
+            self.listener,
+            self.router
+                .into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .with_graceful_shutdown(shutdown)
+        .await
+    }
+}
+
+pub fn build_router(state: AppState) -> Router {
+    let routes = generate_route_list(App);
+    let ports = state.ports.clone();
+    let leptos_options = state.leptos_options.clone();
+    let context = move || provide_context(ports.clone());
+
+    Router::new()
+        .merge(http::api_routes())
+        .leptos_routes_with_context(&state, routes, context.clone(), move || {
+            shell(leptos_options.clone())
+        })
+        .fallback(leptos_axum::file_and_error_handler_with_context::<
+            AppState,
+            _,
+        >(context, shell))
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            guards::route_visitors,
+        ))
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            guards::resolve_session,
+        ))
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            guards::refuse_cross_site,
+        ))
+        .layer(SetResponseHeaderLayer::if_not_present(
+            header::X_CONTENT_TYPE_OPTIONS,
+            HeaderValue::from_static("nosniff"),
+        ))
+        .layer(SetResponseHeaderLayer::if_not_present(
+            header::X_FRAME_OPTIONS,
+            HeaderValue::from_static("DENY"),
+        ))
+        // Same-origin referrers are what carry a no-JavaScript form's errors back to it.
+        .layer(SetResponseHeaderLayer::if_not_present(
+            header::REFERRER_POLICY,
+            HeaderValue::from_static("same-origin"),
+        ))
+        .with_state(state)
+}
+
+/// A database URL without its password, for messages.
+pub fn redact(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme_end), Some(at)) if at > scheme_end => {
+            let userinfo = &url[scheme_end + 3..at];
+            let user = userinfo.split(':').next().unwrap_or_default();
+            format!("{}{}:***{}", &url[..scheme_end + 3], user, &url[at..])
+        }
+        _ => url.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn passwords_are_redacted_from_database_urls() {
+        assert_eq!(
+            super::redact("postgres://u:pw@h/db"),
+            "postgres://u:***@h/db"
+        );
+        assert_eq!(super::redact("sqlite://data/x.db"), "sqlite://data/x.db");
+    }
+}

@@ -1,0 +1,9 @@
+//! Integration tests through the real router, each on a fresh SQLite file and on a fresh
+//! PostgreSQL database.
+
+mod helpers;
+
+mod accounts;
+mod cli;
+mod guards;
+mod rest;

@@ -1,0 +1,131 @@
+//! The public REST API: bearer keys, roles, the error shape, OpenAPI.
+
+use crate::both_backends;
+use reqwest::{header, StatusCode};
+use serde_json::Value;
+
+both_backends! {
+    async fn health_reports_the_database(app: TestApp) {
+        let res = app.client.get(app.url("/healthz")).send().await.unwrap();
+        assert_eq!(res.status(), 200);
+        let body: Value = res.json().await.unwrap();
+        assert_eq!(body, serde_json::json!({"status": "ok", "database": "ok"}));
+    }
+}
+
+both_backends! {
+    async fn missing_or_wrong_keys_get_401_in_the_error_shape(app: TestApp) {
+        let client = app.new_client();
+        let none = client.get(app.url("/v1/users/me")).send().await.unwrap();
+        assert_eq!(none.status(), 401);
+        assert_eq!(none.headers()[header::WWW_AUTHENTICATE], "Bearer");
+        let body: Value = none.json().await.unwrap();
+        assert_eq!(body["error"]["code"], "unauthorized");
+        assert!(body["error"]["message"].as_str().unwrap().contains("Bearer"));
+
+        for auth in ["Bearer cc_not_a_real_key", "Basic YTpi", "Bearer "] {
+            let res = client.get(app.url("/v1/users/me")).header(header::AUTHORIZATION, auth).send().await.unwrap();
+            assert_eq!(res.status(), 401, "{auth}");
+        }
+    }
+}
+
+both_backends! {
+    async fn keys_carry_their_role(app: TestApp) {
+        app.with_admin().await;
+        let marketer = app.api_key("marketer").await;
+        let admin = app.api_key("admin").await;
+        let client = app.new_client();
+
+        let me: Value = client.get(app.url("/v1/users/me")).bearer_auth(&marketer).send().await.unwrap().json().await.unwrap();
+        assert_eq!(me["type"], "api_key");
+        assert_eq!(me["role"], "marketer");
+        assert!(me["id"].as_str().unwrap().starts_with("key_"));
+
+        let refused = client.get(app.url("/v1/api-keys")).bearer_auth(&marketer).send().await.unwrap();
+        assert_eq!(refused.status(), 403);
+        let body: Value = refused.json().await.unwrap();
+        assert_eq!(body["error"]["code"], "forbidden");
+        let refused = client.post(app.url("/v1/api-keys")).bearer_auth(&marketer).json(&serde_json::json!({"name": "x"})).send().await.unwrap();
+        assert_eq!(refused.status(), 403);
+
+        let listed: Value = client.get(app.url("/v1/api-keys")).bearer_auth(&admin).send().await.unwrap().json().await.unwrap();
+        assert_eq!(listed["data"].as_array().unwrap().len(), 2);
+        assert_eq!(listed["has_more"], false);
+        // Secrets and their hashes never appear in listings.
+        let text = listed.to_string();
+        assert!(!text.contains(&marketer) && !text.contains("hash"));
+    }
+}
+
+both_backends! {
+    async fn admin_keys_create_page_and_revoke_keys(app: TestApp) {
+        app.with_admin().await;
+        let admin = app.api_key("admin").await;
+        let client = app.new_client();
+
+        let created = client.post(app.url("/v1/api-keys")).bearer_auth(&admin)
+            .json(&serde_json::json!({"name": "Shop backend", "role": "marketer"})).send().await.unwrap();
+        assert_eq!(created.status(), StatusCode::CREATED);
+        let created: Value = created.json().await.unwrap();
+        let secret = created["secret"].as_str().unwrap().to_owned();
+        assert!(secret.starts_with(created["prefix"].as_str().unwrap()));
+        assert_eq!(client.get(app.url("/v1/users/me")).bearer_auth(&secret).send().await.unwrap().status(), 200);
+
+        let first: Value = client.get(app.url("/v1/api-keys?limit=1")).bearer_auth(&admin).send().await.unwrap().json().await.unwrap();
+        assert_eq!(first["has_more"], true);
+        let after = first["data"][0]["id"].as_str().unwrap();
+        let second: Value = client.get(app.url(&format!("/v1/api-keys?limit=1&starting_after={after}"))).bearer_auth(&admin).send().await.unwrap().json().await.unwrap();
+        assert_eq!(second["data"][0]["id"], created["id"]);
+        assert_eq!(second["has_more"], false);
+
+        let id = created["id"].as_str().unwrap();
+        let revoked = client.delete(app.url(&format!("/v1/api-keys/{id}"))).bearer_auth(&admin).send().await.unwrap();
+        assert_eq!(revoked.status(), 204);
+        assert_eq!(client.get(app.url("/v1/users/me")).bearer_auth(&secret).send().await.unwrap().status(), 401);
+        let again = client.delete(app.url(&format!("/v1/api-keys/{id}"))).bearer_auth(&admin).send().await.unwrap();
+        assert_eq!(again.status(), 404);
+    }
+}
+
+both_backends! {
+    async fn bad_input_gets_a_json_error(app: TestApp) {
+        app.with_admin().await;
+        let admin = app.api_key("admin").await;
+        let client = app.new_client();
+
+        let res = client.get(app.url("/v1/api-keys?limit=0")).bearer_auth(&admin).send().await.unwrap();
+        assert_eq!(res.status(), 422);
+        let body: Value = res.json().await.unwrap();
+        assert_eq!(body["error"]["fields"]["limit"], "Use a limit from 1 to 500.");
+
+        let res = client.get(app.url("/v1/api-keys?limit=lots")).bearer_auth(&admin).send().await.unwrap();
+        assert_eq!(res.status(), 422);
+
+        let res = client.post(app.url("/v1/api-keys")).bearer_auth(&admin)
+            .header(header::CONTENT_TYPE, "application/json").body("{\"name\": ").send().await.unwrap();
+        assert_eq!(res.status(), 422);
+        let body: Value = res.json().await.unwrap();
+        assert_eq!(body["error"]["code"], "validation_failed");
+
+        let res = client.post(app.url("/v1/api-keys")).bearer_auth(&admin)
+            .json(&serde_json::json!({"name": "  ", "role": "owner"})).send().await.unwrap();
+        let body: Value = res.json().await.unwrap();
+        assert!(body["error"]["fields"]["name"].is_string());
+        assert!(body["error"]["fields"]["role"].is_string());
+
+        let res = client.get(app.url("/v1/nothing-here")).bearer_auth(&admin).send().await.unwrap();
+        assert_eq!(res.status(), 404);
+        let body: Value = res.json().await.unwrap();
+        assert_eq!(body["error"]["code"], "not_found");
+    }
+}
+
+both_backends! {
+    async fn the_openapi_document_describes_the_api(app: TestApp) {
+        let doc: Value = app.client.get(app.url("/v1/openapi.json")).send().await.unwrap().json().await.unwrap();
+        assert!(doc["openapi"].as_str().unwrap().starts_with("3."));
+        assert!(doc["paths"]["/v1/api-keys"]["post"].is_object());
+        assert!(doc["components"]["schemas"]["ErrorBody"].is_object());
+    }
+}
