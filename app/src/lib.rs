@@ -49,15 +49,17 @@ pub fn App() -> impl IntoView {
         <Stylesheet id="leptos" href="/pkg/codecast.css"/>
         <Link rel="icon" href="/favicon.svg" type_="image/svg+xml"/>
         <Title formatter=|text: String| if text.is_empty() { "Codecast".to_owned() } else { format!("{text} · Codecast") }/>
+        // In-order streaming: every Suspense resolves in place, so pages are complete without
+        // JavaScript (out-of-order streaming would need a script to move the resolved parts).
         <Router>
             <Routes fallback=NotFoundPage>
-                <Route path=path!("/setup") view=SetupPage/>
-                <Route path=path!("/login") view=LoginPage/>
-                <ParentRoute path=path!("") view=AppShell>
-                    <Route path=path!("/distributions") view=DistributionsPage/>
-                    <Route path=path!("/campaigns") view=CampaignsPage/>
-                    <Route path=path!("/customers") view=CustomersPage/>
-                    <Route path=path!("/segments") view=SegmentsPage/>
+                <Route path=path!("/setup") view=SetupPage ssr=SsrMode::InOrder/>
+                <Route path=path!("/login") view=LoginPage ssr=SsrMode::InOrder/>
+                <ParentRoute path=path!("") view=AppShell ssr=SsrMode::InOrder>
+                    <Route path=path!("/distributions") view=DistributionsPage ssr=SsrMode::InOrder/>
+                    <Route path=path!("/campaigns") view=CampaignsPage ssr=SsrMode::InOrder/>
+                    <Route path=path!("/customers") view=CustomersPage ssr=SsrMode::InOrder/>
+                    <Route path=path!("/segments") view=SegmentsPage ssr=SsrMode::InOrder/>
                     // Whole-page (async) rendering: the 403 for non-admins must be known before
                     // the status line is sent.
                     <Route path=path!("/integrations") view=IntegrationsPage ssr=SsrMode::Async/>
