@@ -4,6 +4,7 @@ pub mod email_address;
 pub mod label;
 pub mod password;
 pub mod role;
+pub mod sms;
 
 pub use email_address::EmailAddress;
 pub use label::Label;

@@ -96,10 +96,11 @@ pub fn RoleField(
     view! {
         <div class="field" class:invalid=move || error.get().is_some()>
             <label for=id>"Role"</label>
-            <select id=id name="role" aria-describedby=error_id.clone()>
-                <option value="marketer" selected=true>"Marketer — customers, campaigns, distributions"</option>
-                <option value="admin">"Admin — also integrations, users and API keys"</option>
+            <select id=id name="role" aria-describedby=format!("{id}-hint {error_id}")>
+                <option value="marketer" selected=true>"Marketer"</option>
+                <option value="admin">"Admin"</option>
             </select>
+            <p class="field-hint" id=format!("{id}-hint")>"Admins also manage integrations, users and API keys."</p>
             <p class="field-error" id=error_id hidden=move || error.get().is_none()>
                 {move || error.get()}
             </p>
