@@ -5,6 +5,7 @@ pub mod label;
 pub mod password;
 pub mod role;
 pub mod sms;
+pub mod template;
 
 pub use email_address::EmailAddress;
 pub use label::Label;

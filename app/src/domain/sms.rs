@@ -95,6 +95,18 @@ pub fn count(text: &str, smart_encoding: bool) -> SmsCount {
     }
 }
 
+/// What smart encoding would send instead of `text`, when it changes the text and costs no
+/// more segments. (The look-alike table widens a few characters — a tab becomes seven spaces —
+/// so on a message that stays UCS-2 it can cost more; then it is not offered.)
+pub fn smart_alternative(text: &str) -> Option<(String, SmsCount)> {
+    let smart = smart_encode(text);
+    if smart == text {
+        return None;
+    }
+    let smart_count = count_plain(&smart);
+    (smart_count.segments <= count_plain(text).segments).then_some((smart, smart_count))
+}
+
 fn count_plain(text: &str) -> SmsCount {
     let clusters = clusters(text);
     let non_gsm_characters: Vec<String> = clusters
@@ -225,11 +237,59 @@ mod tests {
     }
 
     #[test]
+    fn the_smart_alternative_is_offered_only_when_it_helps() {
+        let (text, c) = smart_alternative("It\u{2019}s here\u{2026}").unwrap();
+        assert_eq!((text.as_str(), c.encoding), ("It's here...", Encoding::Gsm7));
+        assert!(smart_alternative("plain text").is_none());
+        // Sixty tabs: 1 UCS-2 segment as they are, 3 GSM-7 segments as 420 spaces.
+        assert!(smart_alternative(&format!("ç{}", "\t".repeat(60))).is_none());
+    }
+
+    #[test]
     fn the_empty_message_is_one_empty_segment() {
         let c = count("", false);
         assert_eq!(
             (c.segments, c.characters, c.encoding),
             (1, 0, Encoding::Gsm7)
         );
+    }
+
+    mod properties {
+        use super::super::*;
+        use proptest::prelude::*;
+
+        const GSM: &str = "@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞÆæßÉ !\"#¤%&'()*+,-./0123456789:;<=>?¡ABCXYZÄÖÑÜ§¿abcxyzäöñüà^{}\\[~]|€";
+
+        fn gsm_text() -> impl Strategy<Value = String> {
+            let chars: Vec<char> = GSM.chars().collect();
+            prop::collection::vec(prop::sample::select(chars), 0..400).prop_map(|v| v.into_iter().collect())
+        }
+
+        proptest! {
+            #[test]
+            fn appending_gsm_text_never_lowers_the_count(base in ".{0,300}", more in gsm_text()) {
+                let before = count(&base, false);
+                let after = count(&format!("{base}{more}"), false);
+                prop_assert!(after.segments >= before.segments);
+            }
+
+            #[test]
+            fn the_smart_alternative_never_costs_more(text in ".{0,400}") {
+                if let Some((smart, smart_count)) = smart_alternative(&text) {
+                    prop_assert!(smart_count.segments <= count(&text, false).segments);
+                    prop_assert_eq!(smart_count, count(&smart, false));
+                }
+            }
+
+            #[test]
+            fn smart_encoding_never_costs_more_on_text_without_widened_characters(text in "[^\\t\u{a0}\u{80}-\u{9f}\u{2000}-\u{200a}\u{202f}\u{205f}\u{3000}\u{bc}-\u{be}\u{2026}\u{203c}]{0,400}") {
+                prop_assert!(count(&text, true).segments <= count(&text, false).segments);
+            }
+
+            #[test]
+            fn gsm_text_stays_gsm(text in gsm_text()) {
+                prop_assert_eq!(count(&text, false).encoding, Encoding::Gsm7);
+            }
+        }
     }
 }
