@@ -3,6 +3,7 @@
 
 pub mod api_keys;
 pub mod auth;
+pub mod templates;
 pub mod users;
 
 #[cfg(feature = "ssr")]

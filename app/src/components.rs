@@ -4,4 +4,5 @@ pub mod brand;
 pub mod empty_state;
 pub mod form;
 pub mod navigation;
+pub mod template_editor;
 pub mod time;

@@ -2,6 +2,7 @@
 
 pub mod email_address;
 pub mod label;
+pub mod message;
 pub mod password;
 pub mod role;
 pub mod sms;

@@ -1,3 +1,4 @@
+#![recursion_limit = "256"]
 //! Codecast's application: domain rules, wire types, server functions and the Leptos UI,
 //! compiled for the server (feature `ssr`) and for the browser (feature `hydrate`).
 
@@ -19,7 +20,8 @@ use leptos_router::{
 use pages::{
     campaigns::CampaignsPage, customers::CustomersPage, distributions::DistributionsPage,
     integrations::IntegrationsPage, login::LoginPage, not_found::NotFoundPage,
-    segments::SegmentsPage, settings::SettingsPage, setup::SetupPage, shell::AppShell,
+    preview::PreviewPage, segments::SegmentsPage, settings::SettingsPage, setup::SetupPage,
+    shell::AppShell,
 };
 
 /// The HTML document around the app, rendered on the server.
@@ -60,6 +62,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/campaigns") view=CampaignsPage ssr=SsrMode::InOrder/>
                     <Route path=path!("/customers") view=CustomersPage ssr=SsrMode::InOrder/>
                     <Route path=path!("/segments") view=SegmentsPage ssr=SsrMode::InOrder/>
+                    <Route path=path!("/preview") view=PreviewPage ssr=SsrMode::InOrder/>
                     // Whole-page (async) rendering: the 403 for non-admins must be known before
                     // the status line is sent.
                     <Route path=path!("/integrations") view=IntegrationsPage ssr=SsrMode::Async/>

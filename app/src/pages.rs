@@ -6,6 +6,7 @@ pub mod distributions;
 pub mod integrations;
 pub mod login;
 pub mod not_found;
+pub mod preview;
 pub mod segments;
 pub mod settings;
 pub mod setup;

@@ -70,6 +70,8 @@ pub struct Ports {
     pub accounts: Arc<dyn Accounts>,
     /// Set the `Secure` flag on cookies (the public URL is https).
     pub secure_cookies: bool,
+    /// `CODECAST_PUBLIC_URL`: the base of links in messages (QR images).
+    pub public_url: String,
 }
 
 /// The value of one cookie in a request's `Cookie` headers.

@@ -1,4 +1,4 @@
-import { expect, Page, TestInfo } from '@playwright/test';
+import { APIRequestContext, expect, Page, TestInfo } from '@playwright/test';
 
 export const ADMIN = { email: 'admin@shop.example', password: 'correct horse battery' };
 export const MARKETER = { email: 'mia@shop.example', password: 'marketing all day long' };
@@ -26,4 +26,13 @@ export async function signIn(page: Page, info: TestInfo, who: { email: string; p
 export async function signOut(page: Page) {
   await page.getByRole('button', { name: 'Sign out' }).click();
   await expect(page).toHaveURL(/\/login$/);
+}
+
+/** Creates the first admin unless the instance is set up already (specs can then run alone). */
+export async function ensureSetUp(request: APIRequestContext) {
+  const res = await request.post('/api/setup_admin', {
+    headers: { Accept: 'application/json' },
+    form: { email: ADMIN.email, password: ADMIN.password, password_confirm: ADMIN.password },
+  });
+  expect([200, 409]).toContain(res.status());
 }

@@ -31,6 +31,9 @@ pub struct Settings {
     pub database_url: String,
     /// Base of links Codecast hands out (QR images, webhooks), without a trailing slash.
     pub public_url: String,
+    /// No `CODECAST_PUBLIC_URL` was given: the listening address stands in (resolved once bound,
+    /// so port 0 becomes the real port).
+    pub public_url_from_addr: bool,
     pub data_dir: PathBuf,
     pub secret_key: SecretKeySource,
     pub log_filter: String,
@@ -79,7 +82,9 @@ impl Settings {
             ),
         };
 
-        let public_url = match get("CODECAST_PUBLIC_URL") {
+        let explicit_public_url = get("CODECAST_PUBLIC_URL");
+        let public_url_from_addr = explicit_public_url.is_none();
+        let public_url = match explicit_public_url {
             Some(url) => parse_public_url(&url)?,
             None => format!("http://{addr}"),
         };
@@ -103,6 +108,7 @@ impl Settings {
             addr,
             database_url,
             public_url,
+            public_url_from_addr,
             data_dir,
             secret_key,
             log_filter,

@@ -8,10 +8,11 @@ pub mod extract;
 pub mod guards;
 pub mod health;
 pub mod openapi;
+pub mod templates;
 
 use crate::startup::AppState;
 use axum::{
-    routing::{delete, get},
+    routing::{delete, get, post},
     Router,
 };
 
@@ -23,6 +24,7 @@ pub fn api_routes() -> Router<AppState> {
         .route("/v1/users/me", get(api_keys::me))
         .route("/v1/api-keys", get(api_keys::list).post(api_keys::create))
         .route("/v1/api-keys/{id}", delete(api_keys::revoke))
+        .route("/v1/templates/preview", post(templates::preview_template))
         .route("/v1", get(error::not_found))
         .route("/v1/{*rest}", axum::routing::any(error::not_found))
 }

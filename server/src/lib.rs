@@ -1,3 +1,4 @@
+#![recursion_limit = "256"]
 //! The Codecast server: configuration, storage, services behind the app's ports, the REST API
 //! and the Leptos SSR router. `main.rs` is only the command line around it.
 

@@ -39,7 +39,7 @@ pub struct Application {
 }
 
 impl Application {
-    pub async fn build(settings: Settings) -> Result<Self, BoxError> {
+    pub async fn build(mut settings: Settings) -> Result<Self, BoxError> {
         let secrets = SecretBox::load(&settings.secret_key)?;
         let db = db::connect_and_migrate(&settings.database_url)
             .await
@@ -52,7 +52,11 @@ impl Application {
         let listener = TcpListener::bind(settings.addr)
             .await
             .map_err(|e| format!("cannot listen on {} (CODECAST_ADDR): {e}", settings.addr))?;
-        let port = listener.local_addr()?.port();
+        let bound = listener.local_addr()?;
+        let port = bound.port();
+        if settings.public_url_from_addr {
+            settings.public_url = format!("http://{bound}");
+        }
 
         let leptos_options = LeptosOptions::builder()
             .output_name("codecast")
@@ -64,6 +68,7 @@ impl Application {
         let ports = Ports {
             accounts: accounts.clone(),
             secure_cookies: settings.secure_cookies(),
+            public_url: settings.public_url.clone(),
         };
         let state = AppState {
             leptos_options,

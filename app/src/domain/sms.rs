@@ -95,6 +95,19 @@ pub fn count(text: &str, smart_encoding: bool) -> SmsCount {
     }
 }
 
+/// The text cut into runs of GSM-7 and non-GSM characters, for highlighting what forces UCS-2.
+pub fn gsm_runs(text: &str) -> Vec<(String, bool)> {
+    let mut runs: Vec<(String, bool)> = Vec::new();
+    for cluster in clusters(text) {
+        let gsm = gsm_char(cluster).is_some();
+        match runs.last_mut() {
+            Some((run, g)) if *g == gsm => run.push_str(cluster),
+            _ => runs.push((cluster.to_owned(), gsm)),
+        }
+    }
+    runs
+}
+
 /// What smart encoding would send instead of `text`, when it changes the text and costs no
 /// more segments. (The look-alike table widens a few characters — a tab becomes seven spaces —
 /// so on a message that stays UCS-2 it can cost more; then it is not offered.)
@@ -239,10 +252,27 @@ mod tests {
     #[test]
     fn the_smart_alternative_is_offered_only_when_it_helps() {
         let (text, c) = smart_alternative("It\u{2019}s here\u{2026}").unwrap();
-        assert_eq!((text.as_str(), c.encoding), ("It's here...", Encoding::Gsm7));
+        assert_eq!(
+            (text.as_str(), c.encoding),
+            ("It's here...", Encoding::Gsm7)
+        );
         assert!(smart_alternative("plain text").is_none());
         // Sixty tabs: 1 UCS-2 segment as they are, 3 GSM-7 segments as 420 spaces.
         assert!(smart_alternative(&format!("ç{}", "\t".repeat(60))).is_none());
+    }
+
+    #[test]
+    fn runs_separate_what_forces_ucs2() {
+        assert_eq!(
+            gsm_runs("Hi Zoë 👋!"),
+            vec![
+                ("Hi Zo".to_owned(), true),
+                ("ë".to_owned(), false),
+                (" ".to_owned(), true),
+                ("👋".to_owned(), false),
+                ("!".to_owned(), true)
+            ]
+        );
     }
 
     #[test]
@@ -262,7 +292,8 @@ mod tests {
 
         fn gsm_text() -> impl Strategy<Value = String> {
             let chars: Vec<char> = GSM.chars().collect();
-            prop::collection::vec(prop::sample::select(chars), 0..400).prop_map(|v| v.into_iter().collect())
+            prop::collection::vec(prop::sample::select(chars), 0..400)
+                .prop_map(|v| v.into_iter().collect())
         }
 
         proptest! {

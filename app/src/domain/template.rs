@@ -11,8 +11,9 @@ mod parser;
 mod render;
 
 pub use data::{
-    sample_customers, CustomerData, DistributionData, PromotionData, SampleCustomer, TemplateData,
-    VoucherData, DEFAULT_UNSUBSCRIBE_TEXT, TAGS,
+    qr_url, sample_customers, sample_promotion, sample_voucher, CustomerData, DistributionData,
+    PromotionData, SampleCustomer, TagChoice, TemplateData, VoucherData, DEFAULT_UNSUBSCRIBE_TEXT,
+    QR_TOKEN_CHARS, TAGS,
 };
 pub use parser::{Filter, Span};
 pub use render::render;
@@ -40,7 +41,11 @@ pub struct TemplateError {
 
 impl std::fmt::Display for TemplateError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "line {}, column {}: {}", self.line, self.column, self.message)
+        write!(
+            f,
+            "line {}, column {}: {}",
+            self.line, self.column, self.message
+        )
     }
 }
 
@@ -60,7 +65,10 @@ impl Template {
 
     /// Variables used (`customer.first_name`, …), in order, with where they appear.
     pub fn variables(&self) -> Vec<(&str, Span)> {
-        self.nodes.iter().flat_map(parser::Node::variables).collect()
+        self.nodes
+            .iter()
+            .flat_map(parser::Node::variables)
+            .collect()
     }
 
     /// Used variables that are not part of the template data.

@@ -56,6 +56,7 @@ pub fn AppShell() -> impl IntoView {
                         <li><A href="/campaigns">"Campaigns"</A></li>
                         <li><A href="/customers">"Customers"</A></li>
                         <li><A href="/segments">"Segments"</A></li>
+                        <li><A href="/preview">"Message preview"</A></li>
                         <Transition fallback=|| ()>
                             <Show when=is_admin>
                                 <li class="nav-admin"><A href="/integrations">"Integrations"</A></li>

@@ -24,6 +24,10 @@ pub struct ErrorDetail {
     /// For `internal`: the reference under which the server logged the cause.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub reference: Option<String>,
+    /// Structured detail where an error has it, e.g. template syntax errors with positions.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>)]
+    pub details: Option<serde_json::Value>,
 }
 
 /// An `AppError` answered as JSON with its HTTP status.
@@ -51,6 +55,7 @@ impl IntoResponse for ApiError {
                 message: err.to_string(),
                 fields: err.fields().filter(|f| !f.is_empty()).cloned(),
                 reference,
+                details: None,
             },
         };
         let mut response = (status, Json(body)).into_response();

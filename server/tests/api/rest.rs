@@ -129,3 +129,55 @@ both_backends! {
         assert!(doc["components"]["schemas"]["ErrorBody"].is_object());
     }
 }
+
+both_backends! {
+    async fn templates_preview_renders_and_counts(app: TestApp) {
+        app.with_admin().await;
+        let key = app.api_key("marketer").await;
+        let client = app.new_client();
+        let res = client.post(app.url("/v1/templates/preview")).bearer_auth(&key)
+            .json(&serde_json::json!({"body": "Hi {{ customer.first_name }}, code {{ voucher.code }} {{ custmer.x }}"}))
+            .send().await.unwrap();
+        assert_eq!(res.status(), 200);
+        let body: Value = res.json().await.unwrap();
+        assert_eq!(body["text"], "Hi Ana, code SUMMER-4821 ");
+        assert_eq!(body["encoding"], "GSM-7");
+        assert_eq!(body["segments"], 1);
+        assert_eq!(body["unknown_tags"], serde_json::json!(["custmer.x"]));
+
+        let res = client.post(app.url("/v1/templates/preview")).bearer_auth(&key)
+            .json(&serde_json::json!({"body": "It\u{2019}s {{ voucher.qr_url }} \u{2013} ok", "smart_encoding": true}))
+            .send().await.unwrap();
+        let body: Value = res.json().await.unwrap();
+        assert!(body["text"].as_str().unwrap().starts_with(&format!("It's {}/q/", app.address)));
+        assert_eq!(body["encoding"], "GSM-7");
+
+        let res = client.post(app.url("/v1/templates/preview")).bearer_auth(&key)
+            .json(&serde_json::json!({"body": "Hi Zoë 👋"})).send().await.unwrap();
+        let body: Value = res.json().await.unwrap();
+        assert_eq!(body["encoding"], "UCS-2");
+        assert_eq!(body["non_gsm_characters"], serde_json::json!(["ë", "👋"]));
+    }
+}
+
+both_backends! {
+    async fn template_syntax_errors_are_422_with_positions(app: TestApp) {
+        app.with_admin().await;
+        let key = app.api_key("marketer").await;
+        let res = app.new_client().post(app.url("/v1/templates/preview")).bearer_auth(&key)
+            .json(&serde_json::json!({"body": "Hi\n{{ customer.name | upcas }}"})).send().await.unwrap();
+        assert_eq!(res.status(), 422);
+        let body: Value = res.json().await.unwrap();
+        assert_eq!(body["error"]["code"], "validation_failed");
+        let first = &body["error"]["details"]["errors"][0];
+        assert_eq!((first["line"].as_u64(), first["column"].as_u64()), (Some(2), Some(20)));
+        assert!(body["error"]["fields"]["body"].as_str().unwrap().contains("Did you mean upcase?"));
+
+        let res = app.new_client().post(app.url("/v1/templates/preview")).bearer_auth(&key)
+            .json(&serde_json::json!({"body": "x", "customer": "nobody"})).send().await.unwrap();
+        assert_eq!(res.status(), 404);
+        let res = app.new_client().post(app.url("/v1/templates/preview"))
+            .json(&serde_json::json!({"body": "x"})).send().await.unwrap();
+        assert_eq!(res.status(), 401);
+    }
+}

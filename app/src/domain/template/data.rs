@@ -41,16 +41,56 @@ pub struct TagChoice {
 }
 
 pub const TAGS: [TagChoice; 10] = [
-    TagChoice { label: "First name", insert: "{{ customer.first_name | default: \"there\" }}", needs_code: false },
-    TagChoice { label: "Full name", insert: "{{ customer.name }}", needs_code: false },
-    TagChoice { label: "Code", insert: "{{ voucher.code }}", needs_code: true },
-    TagChoice { label: "Code as QR link", insert: "{{ voucher.qr_url }}", needs_code: true },
-    TagChoice { label: "Expiry date", insert: "{{ voucher.expiration_date | date: \"%b %d\" }}", needs_code: true },
-    TagChoice { label: "Discount", insert: "{{ voucher.discount }}", needs_code: true },
-    TagChoice { label: "Promotion", insert: "{{ promotion.name }}", needs_code: false },
-    TagChoice { label: "Promotion banner", insert: "{{ promotion.banner }}", needs_code: false },
-    TagChoice { label: "Subject", insert: "{{ distribution.subject }}", needs_code: false },
-    TagChoice { label: "Opt-out text", insert: "{{ unsubscribe_text }}", needs_code: false },
+    TagChoice {
+        label: "First name",
+        insert: "{{ customer.first_name | default: \"there\" }}",
+        needs_code: false,
+    },
+    TagChoice {
+        label: "Full name",
+        insert: "{{ customer.name }}",
+        needs_code: false,
+    },
+    TagChoice {
+        label: "Code",
+        insert: "{{ voucher.code }}",
+        needs_code: true,
+    },
+    TagChoice {
+        label: "Code as QR link",
+        insert: "{{ voucher.qr_url }}",
+        needs_code: true,
+    },
+    TagChoice {
+        label: "Expiry date",
+        insert: "{{ voucher.expiration_date | date: \"%b %d\" }}",
+        needs_code: true,
+    },
+    TagChoice {
+        label: "Discount",
+        insert: "{{ voucher.discount }}",
+        needs_code: true,
+    },
+    TagChoice {
+        label: "Promotion",
+        insert: "{{ promotion.name }}",
+        needs_code: false,
+    },
+    TagChoice {
+        label: "Promotion banner",
+        insert: "{{ promotion.banner }}",
+        needs_code: false,
+    },
+    TagChoice {
+        label: "Subject",
+        insert: "{{ distribution.subject }}",
+        needs_code: false,
+    },
+    TagChoice {
+        label: "Opt-out text",
+        insert: "{{ unsubscribe_text }}",
+        needs_code: false,
+    },
 ];
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -104,7 +144,13 @@ impl TemplateData {
             Some((f, l)) => (f, l.trim()),
             None => (name, ""),
         };
-        let opt = |s: &str| if s.is_empty() { Value::Null } else { Value::String(s.to_owned()) };
+        let opt = |s: &str| {
+            if s.is_empty() {
+                Value::Null
+            } else {
+                Value::String(s.to_owned())
+            }
+        };
         json!({
             "customer": {
                 "source_id": c.source_id,
@@ -123,6 +169,33 @@ impl TemplateData {
     }
 }
 
+/// Length of the random part of a QR link (128 bits, base64url), so sample links are as long
+/// as real ones and the preview counts segments right.
+pub const QR_TOKEN_CHARS: usize = 22;
+
+/// The QR link of a code: `{public_url}/q/{token}`.
+pub fn qr_url(public_url: &str, token: &str) -> String {
+    format!("{}/q/{token}", public_url.trim_end_matches('/'))
+}
+
+/// A made-up voucher for previews, with a link as long as a real one.
+pub fn sample_voucher(public_url: &str, expiration_date: &str) -> VoucherData {
+    VoucherData {
+        code: "SUMMER-4821".into(),
+        qr_url: qr_url(public_url, &"S".repeat(QR_TOKEN_CHARS)),
+        expiration_date: Some(expiration_date.to_owned()),
+        discount: Some("20%".into()),
+    }
+}
+
+/// A made-up promotion for previews.
+pub fn sample_promotion() -> PromotionData {
+    PromotionData {
+        name: "Winter sale".into(),
+        banner: "20% off everything over €50".into(),
+    }
+}
+
 /// A made-up customer for previews, clearly labelled as a sample.
 #[derive(Debug, Clone, PartialEq)]
 pub struct SampleCustomer {
@@ -134,7 +207,10 @@ pub struct SampleCustomer {
 /// and no name at all.
 pub fn sample_customers() -> Vec<SampleCustomer> {
     let meta = |pairs: &[(&str, Value)]| -> Map<String, Value> {
-        pairs.iter().map(|(k, v)| ((*k).to_owned(), v.clone())).collect()
+        pairs
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), v.clone()))
+            .collect()
     };
     vec![
         SampleCustomer {
@@ -144,7 +220,11 @@ pub fn sample_customers() -> Vec<SampleCustomer> {
                 name: Some("Ana García".into()),
                 email: Some("ana@example.com".into()),
                 phone: Some("+34612345678".into()),
-                metadata: meta(&[("tier", json!("gold")), ("store", json!("Madrid Centro")), ("points", json!(1280))]),
+                metadata: meta(&[
+                    ("tier", json!("gold")),
+                    ("store", json!("Madrid Centro")),
+                    ("points", json!(1280)),
+                ]),
             },
         },
         SampleCustomer {

@@ -122,11 +122,18 @@ pub const MAX_SOURCE_CHARS: usize = 10_000;
 
 pub(crate) fn parse(source: &str) -> Result<Vec<Node>, Vec<TemplateError>> {
     let chars: Vec<char> = source.chars().collect();
-    let mut p = Parser { chars: &chars, pos: 0, errors: Vec::new() };
+    let mut p = Parser {
+        chars: &chars,
+        pos: 0,
+        errors: Vec::new(),
+    };
     if chars.len() > MAX_SOURCE_CHARS {
         let at = p.span_at(MAX_SOURCE_CHARS, chars.len());
         return Err(vec![error(
-            format!("The template is too long ({} characters; at most {MAX_SOURCE_CHARS}).", chars.len()),
+            format!(
+                "The template is too long ({} characters; at most {MAX_SOURCE_CHARS}).",
+                chars.len()
+            ),
             None,
             at,
         )]);
@@ -169,7 +176,12 @@ impl Parser<'_> {
                 column += 1;
             }
         }
-        Span { start, end: end.max(start).min(self.chars.len()), line, column }
+        Span {
+            start,
+            end: end.max(start).min(self.chars.len()),
+            line,
+            column,
+        }
     }
 
     fn peek(&self) -> Option<char> {
@@ -193,7 +205,13 @@ impl Parser<'_> {
         }
     }
 
-    fn fail(&mut self, message: impl Into<String>, expected: Option<&str>, start: usize, end: usize) {
+    fn fail(
+        &mut self,
+        message: impl Into<String>,
+        expected: Option<&str>,
+        start: usize,
+        end: usize,
+    ) {
         let span = self.span_at(start, end);
         self.errors.push(error(message.into(), expected, span));
     }
@@ -289,7 +307,12 @@ impl Parser<'_> {
                     return None;
                 }
                 Some('{') if self.at("{{") => {
-                    self.fail("This merge tag is never closed.", Some("}}"), open, self.pos);
+                    self.fail(
+                        "This merge tag is never closed.",
+                        Some("}}"),
+                        open,
+                        self.pos,
+                    );
                     return None;
                 }
                 Some(c) => {
@@ -360,15 +383,30 @@ impl Parser<'_> {
         Some(FilterCall { filter, args })
     }
 
-    fn check_argument_types(&mut self, filter: Filter, args: &[Operand], start: usize) -> Option<()> {
+    fn check_argument_types(
+        &mut self,
+        filter: Filter,
+        args: &[Operand],
+        start: usize,
+    ) -> Option<()> {
         match (filter, args) {
             (Filter::Truncate, [first, rest @ ..]) => {
                 if !matches!(first, Operand::Number(n) if *n >= 0.0 && n.fract() == 0.0) {
-                    self.fail("truncate needs a whole number of characters.", Some(filter.usage()), start, self.pos);
+                    self.fail(
+                        "truncate needs a whole number of characters.",
+                        Some(filter.usage()),
+                        start,
+                        self.pos,
+                    );
                     return None;
                 }
                 if rest.iter().any(|a| matches!(a, Operand::Number(_))) {
-                    self.fail("The second value of truncate is the text that ends a cut value.", Some(filter.usage()), start, self.pos);
+                    self.fail(
+                        "The second value of truncate is the text that ends a cut value.",
+                        Some(filter.usage()),
+                        start,
+                        self.pos,
+                    );
                     return None;
                 }
             }
@@ -384,7 +422,12 @@ impl Parser<'_> {
                 }
             }
             (Filter::Date, _) => {
-                self.fail("date needs a quoted format.", Some(filter.usage()), start, self.pos);
+                self.fail(
+                    "date needs a quoted format.",
+                    Some(filter.usage()),
+                    start,
+                    self.pos,
+                );
                 return None;
             }
             _ => {}
@@ -422,13 +465,25 @@ impl Parser<'_> {
                             self.pos += 1;
                         }
                         _ => {
-                            self.fail("This text is missing its closing quote.", Some(if q == '"' { "\"" } else { "'" }), start, self.pos);
+                            self.fail(
+                                "This text is missing its closing quote.",
+                                Some(if q == '"' { "\"" } else { "'" }),
+                                start,
+                                self.pos,
+                            );
                             return None;
                         }
                     }
                 }
             }
-            Some(c) if c.is_ascii_digit() || (c == '-' && self.chars.get(self.pos + 1).is_some_and(char::is_ascii_digit)) => {
+            Some(c)
+                if c.is_ascii_digit()
+                    || (c == '-'
+                        && self
+                            .chars
+                            .get(self.pos + 1)
+                            .is_some_and(char::is_ascii_digit)) =>
+            {
                 let mut text = String::from(c);
                 self.pos += 1;
                 while let Some(d) = self.peek().filter(|d| d.is_ascii_digit() || *d == '.') {
@@ -438,7 +493,12 @@ impl Parser<'_> {
                 match text.parse::<f64>() {
                     Ok(n) => Some(Operand::Number(n)),
                     Err(_) => {
-                        self.fail(format!("{text} is not a number."), Some("a number such as 20"), start, self.pos);
+                        self.fail(
+                            format!("{text} is not a number."),
+                            Some("a number such as 20"),
+                            start,
+                            self.pos,
+                        );
                         None
                     }
                 }
@@ -450,7 +510,12 @@ impl Parser<'_> {
                         self.pos += 1;
                         let segment = self.identifier();
                         if segment.is_empty() {
-                            self.fail("A name must follow the dot.", Some("a name such as first_name"), self.pos.saturating_sub(1), self.pos);
+                            self.fail(
+                                "A name must follow the dot.",
+                                Some("a name such as first_name"),
+                                self.pos.saturating_sub(1),
+                                self.pos,
+                            );
                             return None;
                         }
                         path.push('.');
@@ -462,7 +527,12 @@ impl Parser<'_> {
                         self.skip_spaces();
                         let Some(Operand::Text(key)) = self.operand("a quoted key") else {
                             if self.errors.is_empty() {
-                                self.fail("Brackets take a quoted key.", Some("[\"key\"]"), open, self.pos);
+                                self.fail(
+                                    "Brackets take a quoted key.",
+                                    Some("[\"key\"]"),
+                                    open,
+                                    self.pos,
+                                );
                             }
                             return None;
                         };
@@ -482,7 +552,12 @@ impl Parser<'_> {
                 Some(Operand::Variable(path, span))
             }
             Some(c) if !(c == '}' && self.at("}}")) => {
-                self.fail(format!("Unexpected {c:?}."), Some(expected), start, start + 1);
+                self.fail(
+                    format!("Unexpected {c:?}."),
+                    Some(expected),
+                    start,
+                    start + 1,
+                );
                 None
             }
             Some(_) => {
@@ -490,7 +565,12 @@ impl Parser<'_> {
                 None
             }
             None => {
-                self.fail("The template ends inside a merge tag.", Some(expected), start, start);
+                self.fail(
+                    "The template ends inside a merge tag.",
+                    Some(expected),
+                    start,
+                    start,
+                );
                 None
             }
         }

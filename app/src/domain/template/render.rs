@@ -100,7 +100,10 @@ fn apply(filter: Filter, value: Value, args: &[Value]) -> Value {
             let text = text_of(&value);
             let mut chars = text.chars();
             Value::String(match chars.next() {
-                Some(first) => first.to_uppercase().chain(chars.flat_map(char::to_lowercase)).collect(),
+                Some(first) => first
+                    .to_uppercase()
+                    .chain(chars.flat_map(char::to_lowercase))
+                    .collect(),
                 None => String::new(),
             })
         }
@@ -108,8 +111,16 @@ fn apply(filter: Filter, value: Value, args: &[Value]) -> Value {
         Filter::Append => Value::String(text_of(&value) + &arg(0)),
         Filter::Prepend => Value::String(arg(0) + &text_of(&value)),
         Filter::Truncate => {
-            let limit = args.first().and_then(Value::as_f64).unwrap_or(50.0).max(0.0) as usize;
-            let ellipsis = if args.len() > 1 { arg(1) } else { "...".to_owned() };
+            let limit = args
+                .first()
+                .and_then(Value::as_f64)
+                .unwrap_or(50.0)
+                .max(0.0) as usize;
+            let ellipsis = if args.len() > 1 {
+                arg(1)
+            } else {
+                "...".to_owned()
+            };
             Value::String(truncate(&text_of(&value), limit, &ellipsis))
         }
         Filter::Date => {
@@ -147,7 +158,10 @@ fn parse_date(text: &str) -> Option<DateTime<Utc>> {
 /// Formats with strftime codes; `None` when the format has an invalid code (never panics).
 fn format_date(date: DateTime<Utc>, format: &str) -> Option<String> {
     let items: Vec<_> = StrftimeItems::new(format).collect();
-    if items.iter().any(|i| matches!(i, chrono::format::Item::Error)) {
+    if items
+        .iter()
+        .any(|i| matches!(i, chrono::format::Item::Error))
+    {
         return None;
     }
     let mut out = String::new();

@@ -11,7 +11,9 @@ fn sample() -> TemplateData {
             discount: Some("20%".into()),
         }),
         promotion: None,
-        distribution: DistributionData { subject: "Winter sale".into() },
+        distribution: DistributionData {
+            subject: "Winter sale".into(),
+        },
         unsubscribe_text: None,
     }
 }
@@ -21,7 +23,9 @@ fn render_str(source: &str, data: &TemplateData) -> String {
 }
 
 fn first_error(source: &str) -> TemplateError {
-    Template::parse(source).expect_err("should not parse").remove(0)
+    Template::parse(source)
+        .expect_err("should not parse")
+        .remove(0)
 }
 
 #[test]
@@ -30,14 +34,20 @@ fn tags_render_customer_voucher_and_distribution_fields() {
         "Hi {{ customer.first_name }}! {{distribution.subject}}: {{ voucher.code }} gives {{ voucher.discount }} until {{ voucher.expiration_date | date: \"%b %d\" }}. {{ unsubscribe_text }}",
         &sample(),
     );
-    assert_eq!(text, "Hi Ana! Winter sale: SUMMER-4821 gives 20% until Dec 31. Reply STOP to opt out");
+    assert_eq!(
+        text,
+        "Hi Ana! Winter sale: SUMMER-4821 gives 20% until Dec 31. Reply STOP to opt out"
+    );
 }
 
 #[test]
 fn missing_values_fall_back_to_default() {
     let mut data = sample();
     data.customer.name = None;
-    assert_eq!(render_str("Hi {{ customer.first_name | default: \"there\" }}", &data), "Hi there");
+    assert_eq!(
+        render_str("Hi {{ customer.first_name | default: \"there\" }}", &data),
+        "Hi there"
+    );
     assert_eq!(render_str("[{{ customer.last_name }}]", &data), "[]");
 }
 
@@ -45,33 +55,71 @@ fn missing_values_fall_back_to_default() {
 fn string_filters_behave_like_liquid() {
     let d = sample();
     assert_eq!(render_str("{{ customer.name | upcase }}", &d), "ANA GARCÍA");
-    assert_eq!(render_str("{{ customer.name | downcase }}", &d), "ana garcía");
-    assert_eq!(render_str("{{ \"hELLO wORLD\" | capitalize }}", &d), "Hello world");
-    assert_eq!(render_str("{{ \"Ground control to Major Tom.\" | truncate: 20 }}", &d), "Ground control to...");
-    assert_eq!(render_str("{{ \"Ground control\" | truncate: 8, \"…\" }}", &d), "Ground …");
+    assert_eq!(
+        render_str("{{ customer.name | downcase }}", &d),
+        "ana garcía"
+    );
+    assert_eq!(
+        render_str("{{ \"hELLO wORLD\" | capitalize }}", &d),
+        "Hello world"
+    );
+    assert_eq!(
+        render_str("{{ \"Ground control to Major Tom.\" | truncate: 20 }}", &d),
+        "Ground control to..."
+    );
+    assert_eq!(
+        render_str("{{ \"Ground control\" | truncate: 8, \"…\" }}", &d),
+        "Ground …"
+    );
     assert_eq!(render_str("{{ \"short\" | truncate: 20 }}", &d), "short");
-    assert_eq!(render_str("{{ \"  x \" | strip | append: \"!\" | prepend: \"¡\" }}", &d), "¡x!");
+    assert_eq!(
+        render_str(
+            "{{ \"  x \" | strip | append: \"!\" | prepend: \"¡\" }}",
+            &d
+        ),
+        "¡x!"
+    );
 }
 
 #[test]
 fn metadata_keeps_its_types_and_odd_keys() {
     let mut d = sample();
-    d.customer.metadata.insert("favourite store".into(), json!("Gran Vía"));
-    assert_eq!(render_str("{{ customer.metadata.points }} / {{ customer.metadata.tier | upcase }}", &d), "1280 / GOLD");
-    assert_eq!(render_str("{{ customer.metadata[\"favourite store\"] }}", &d), "Gran Vía");
+    d.customer
+        .metadata
+        .insert("favourite store".into(), json!("Gran Vía"));
+    assert_eq!(
+        render_str(
+            "{{ customer.metadata.points }} / {{ customer.metadata.tier | upcase }}",
+            &d
+        ),
+        "1280 / GOLD"
+    );
+    assert_eq!(
+        render_str("{{ customer.metadata[\"favourite store\"] }}", &d),
+        "Gran Vía"
+    );
 }
 
 #[test]
 fn whitespace_control_trims_around_tags() {
-    assert_eq!(render_str("Hi   {{- customer.first_name -}}   !", &sample()), "HiAna!");
+    assert_eq!(
+        render_str("Hi   {{- customer.first_name -}}   !", &sample()),
+        "HiAna!"
+    );
 }
 
 #[test]
 fn unknown_tags_are_listed_with_their_position() {
-    let t = Template::parse("Hi {{ customer.first_name }}\n{{ custmer.name }} {{ customer.metadata.tier }}").unwrap();
+    let t = Template::parse(
+        "Hi {{ customer.first_name }}\n{{ custmer.name }} {{ customer.metadata.tier }}",
+    )
+    .unwrap();
     let unknown = t.unknown_tags();
     assert_eq!(unknown.len(), 1);
-    assert_eq!((unknown[0].name.as_str(), unknown[0].line, unknown[0].column), ("custmer.name", 2, 4));
+    assert_eq!(
+        (unknown[0].name.as_str(), unknown[0].line, unknown[0].column),
+        ("custmer.name", 2, 4)
+    );
     assert!(t.uses("customer.first_name"));
 }
 
@@ -91,10 +139,18 @@ fn a_misspelt_filter_suggests_the_right_one() {
 
 #[test]
 fn filter_arguments_are_checked() {
-    assert!(first_error("{{ x | truncate }}").message.contains("truncate takes 1 or 2 values"));
-    assert!(first_error("{{ x | truncate: \"a\" }}").message.contains("whole number"));
-    assert!(first_error("{{ x | date: \"%Q\" }}").message.contains("not a valid date format"));
-    assert!(first_error("{{ x | upcase: 1 }}").message.contains("upcase takes no value"));
+    assert!(first_error("{{ x | truncate }}")
+        .message
+        .contains("truncate takes 1 or 2 values"));
+    assert!(first_error("{{ x | truncate: \"a\" }}")
+        .message
+        .contains("whole number"));
+    assert!(first_error("{{ x | date: \"%Q\" }}")
+        .message
+        .contains("not a valid date format"));
+    assert!(first_error("{{ x | upcase: 1 }}")
+        .message
+        .contains("upcase takes no value"));
 }
 
 #[test]
@@ -107,16 +163,24 @@ fn every_bad_tag_is_reported_and_positions_count_lines() {
 
 #[test]
 fn unterminated_strings_are_reported() {
-    assert!(first_error("{{ customer.name | default: \"there }}").message.contains("closing quote"));
+    assert!(first_error("{{ customer.name | default: \"there }}")
+        .message
+        .contains("closing quote"));
 }
 
 #[test]
 fn dates_accept_plain_days_and_invalid_values_pass_through() {
     let mut d = sample();
     d.voucher.as_mut().unwrap().expiration_date = Some("2027-01-05".into());
-    assert_eq!(render_str("{{ voucher.expiration_date | date: \"%d/%m/%Y\" }}", &d), "05/01/2027");
+    assert_eq!(
+        render_str("{{ voucher.expiration_date | date: \"%d/%m/%Y\" }}", &d),
+        "05/01/2027"
+    );
     d.voucher.as_mut().unwrap().expiration_date = Some("someday".into());
-    assert_eq!(render_str("{{ voucher.expiration_date | date: \"%d/%m\" }}", &d), "someday");
+    assert_eq!(
+        render_str("{{ voucher.expiration_date | date: \"%d/%m\" }}", &d),
+        "someday"
+    );
 }
 
 mod properties {
