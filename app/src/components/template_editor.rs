@@ -111,6 +111,8 @@ pub fn TemplateEditor(
             </div>
         </div>
     }
+    // Erased: the editor's full view type is deep enough to strain the compiler's limits.
+    .into_any()
 }
 
 /// The rendered text, with the characters that force UCS-2 marked.

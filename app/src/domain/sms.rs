@@ -164,36 +164,34 @@ fn cluster_bits(cluster: &str, encoding: Encoding) -> u32 {
 }
 
 /// Fills segments cluster by cluster. When a second segment opens, the first gets its header
-/// and the clusters the header displaces move on to the next segment.
+/// and the clusters the header displaces move on to the next segment; from then on every
+/// segment has its header from the start.
 fn segment_count(sizes: &[u32]) -> usize {
-    let mut segments: Vec<Vec<u32>> = vec![Vec::new()];
-    let mut used: Vec<u32> = vec![0];
-    let mut headed = false;
+    let mut first: Vec<u32> = Vec::new();
+    let mut used = 0u32;
+    let mut segments = 1usize;
     for &size in sizes {
-        let last = segments.len() - 1;
-        if SEGMENT_BITS.saturating_sub(used[last]) < size {
-            let mut carried: Vec<u32> = Vec::new();
-            if !headed {
-                headed = true;
-                used[last] += HEADER_BITS;
-                while used[last] > SEGMENT_BITS {
-                    if let Some(bits) = segments[last].pop() {
-                        used[last] -= bits;
-                        carried.push(bits);
-                    } else {
-                        break;
-                    }
+        if SEGMENT_BITS.saturating_sub(used) < size {
+            if segments == 1 {
+                used += HEADER_BITS;
+                let mut carried = 0u32;
+                while used > SEGMENT_BITS {
+                    let Some(bits) = first.pop() else { break };
+                    used -= bits;
+                    carried += bits;
                 }
-                carried.reverse();
+                used = HEADER_BITS + carried;
+            } else {
+                used = HEADER_BITS;
             }
-            used.push(HEADER_BITS + carried.iter().sum::<u32>());
-            segments.push(carried);
+            segments += 1;
         }
-        let last = segments.len() - 1;
-        segments[last].push(size);
-        used[last] += size;
+        if segments == 1 {
+            first.push(size);
+        }
+        used += size;
     }
-    segments.len()
+    segments
 }
 
 #[cfg(test)]

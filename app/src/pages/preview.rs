@@ -35,7 +35,15 @@ pub fn PreviewPage() -> impl IntoView {
 #[component]
 fn BenchPanel() -> impl IntoView {
     let result = RwSignal::new(String::new());
-    let run = move |_| result.set(run_benchmark(2_000));
+    let runs = RwSignal::new(0u32);
+    let run = move |_| {
+        runs.update(|n| *n += 1);
+        result.set(format!(
+            "run {}: {}",
+            runs.get_untracked(),
+            run_benchmark(2_000)
+        ));
+    };
     view! {
         <section class="card bench">
             <h2>"Benchmark"</h2>

@@ -11,6 +11,10 @@ use unicode_segmentation::UnicodeSegmentation;
 const ZWJ: char = '\u{200d}';
 
 pub fn clusters(text: &str) -> Vec<&str> {
+    // ASCII has no multi-character clusters but CR LF, which counts as two anyway.
+    if text.is_ascii() {
+        return (0..text.len()).map(|i| &text[i..i + 1]).collect();
+    }
     let mut out = Vec::with_capacity(text.len());
     for cluster in text.graphemes(true) {
         if cluster == "\r\n" {
