@@ -4,7 +4,7 @@
 
 use crate::{
     domain::{EmailAddress, Label, Password, Role},
-    dto::{ApiKeyView, CreatedApiKey, CurrentUser, UserView},
+    dto::{ApiKeyView, CreatedApiKey, CurrentUser, CustomerInput, CustomerView, UserView},
     error::AppError,
 };
 use async_trait::async_trait;
@@ -64,10 +64,28 @@ pub trait Accounts: Send + Sync + 'static {
     async fn revoke_api_key(&self, id: &str) -> Result<(), AppError>;
 }
 
+#[async_trait]
+pub trait Customers: Send + Sync + 'static {
+    /// Customers whose name, email, phone or source id contains `query` (all when empty), by id.
+    async fn search(&self, query: &str, page: Page) -> Result<(Vec<CustomerView>, bool), AppError>;
+    /// By id (`cust_…`) or, failing that, by source id.
+    async fn get(&self, id_or_source_id: &str) -> Result<CustomerView, AppError>;
+    /// Creates, or updates the customer with the same source id; `true` when created.
+    /// `actor` (who, for the consent ledger) and `source` (api, ui, import) are recorded.
+    async fn upsert(
+        &self,
+        input: CustomerInput,
+        source: &str,
+        actor: &str,
+    ) -> Result<(CustomerView, bool), AppError>;
+    async fn delete(&self, id: &str) -> Result<(), AppError>;
+}
+
 /// Everything server functions reach through the context.
 #[derive(Clone)]
 pub struct Ports {
     pub accounts: Arc<dyn Accounts>,
+    pub customers: Arc<dyn Customers>,
     /// Set the `Secure` flag on cookies (the public URL is https).
     pub secure_cookies: bool,
     /// `CODECAST_PUBLIC_URL`: the base of links in messages (QR images).

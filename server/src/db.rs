@@ -2,7 +2,10 @@
 //! `&impl ConnectionTrait` so they run inside or outside a transaction alike.
 
 pub mod api_keys;
+pub mod consent_changes;
+pub mod customers;
 pub mod instance;
+pub mod instance_settings;
 pub mod sessions;
 pub mod users;
 

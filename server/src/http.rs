@@ -3,6 +3,7 @@
 
 pub mod api_auth;
 pub mod api_keys;
+pub mod customers;
 pub mod error;
 pub mod extract;
 pub mod guards;
@@ -25,6 +26,14 @@ pub fn api_routes() -> Router<AppState> {
         .route("/v1/api-keys", get(api_keys::list).post(api_keys::create))
         .route("/v1/api-keys/{id}", delete(api_keys::revoke))
         .route("/v1/templates/preview", post(templates::preview_template))
+        .route(
+            "/v1/customers",
+            get(customers::list).post(customers::upsert),
+        )
+        .route(
+            "/v1/customers/{id}",
+            get(customers::get).delete(customers::delete),
+        )
         .route("/v1", get(error::not_found))
         .route("/v1/{*rest}", axum::routing::any(error::not_found))
 }

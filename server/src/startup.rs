@@ -4,7 +4,7 @@ use crate::{
     configuration::Settings,
     db,
     http::{self, guards},
-    services::{accounts::AccountService, secret_box::SecretBox},
+    services::{accounts::AccountService, customers::CustomerService, secret_box::SecretBox},
 };
 use app::{ports::Ports, shell, App};
 use axum::{
@@ -27,6 +27,7 @@ pub struct AppState {
     pub settings: Arc<Settings>,
     pub db: DatabaseConnection,
     pub accounts: Arc<AccountService>,
+    pub customers: Arc<CustomerService>,
     pub secrets: SecretBox,
     pub ports: Ports,
 }
@@ -65,8 +66,10 @@ impl Application {
             .site_addr(settings.addr)
             .build();
         let accounts = AccountService::new(db.clone());
+        let customers = CustomerService::new(db.clone());
         let ports = Ports {
             accounts: accounts.clone(),
+            customers: customers.clone(),
             secure_cookies: settings.secure_cookies(),
             public_url: settings.public_url.clone(),
         };
@@ -75,6 +78,7 @@ impl Application {
             settings: Arc::new(settings),
             db,
             accounts,
+            customers,
             secrets,
             ports,
         };

@@ -28,3 +28,50 @@ pub async fn get_preview_settings() -> Result<PreviewSettings, AppError> {
         .await,
     )
 }
+
+/// Customers matching `query`, for the editor's "preview as" search (at most 8).
+#[server(endpoint = "find_preview_customers")]
+pub async fn find_preview_customers(
+    query: String,
+) -> Result<Vec<crate::dto::CustomerOption>, AppError> {
+    use super::context::*;
+    use crate::{dto::CustomerOption, ports::Page};
+    respond(
+        async {
+            require_user()?;
+            let (found, _) = ports()?
+                .customers
+                .search(
+                    &query,
+                    Page {
+                        limit: 8,
+                        starting_after: None,
+                    },
+                )
+                .await?;
+            Ok(found
+                .into_iter()
+                .map(|c| CustomerOption {
+                    id: c.id.clone(),
+                    label: c.label(),
+                })
+                .collect())
+        }
+        .await,
+    )
+}
+
+/// One customer's template data, fetched once when chosen in the editor.
+#[server(endpoint = "get_preview_customer")]
+pub async fn get_preview_customer(
+    id: String,
+) -> Result<crate::domain::template::CustomerData, AppError> {
+    use super::context::*;
+    respond(
+        async {
+            require_user()?;
+            Ok(ports()?.customers.get(&id).await?.into())
+        }
+        .await,
+    )
+}

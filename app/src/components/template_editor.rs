@@ -2,13 +2,13 @@
 //! renders and counts at every keystroke, in the browser, with the same code the sender uses.
 
 use crate::{
-    api::templates::PreviewSettings,
+    api::templates::{find_preview_customers, get_preview_customer, PreviewSettings},
     domain::{
         message::{preview, MessagePreview},
         sms::{self, gsm_runs, smart_encode},
         template::{
-            sample_customers, sample_promotion, sample_voucher, DistributionData, TemplateData,
-            TemplateError, TAGS,
+            sample_customers, sample_promotion, sample_voucher, CustomerData, DistributionData,
+            TemplateData, TemplateError, TAGS,
         },
     },
 };
@@ -33,6 +33,8 @@ pub fn TemplateEditor(
 ) -> impl IntoView {
     let samples = StoredValue::new(sample_customers());
     let sample = RwSignal::new(0usize);
+    // A real customer picked in the search box: fetched once, then used on every keystroke.
+    let real: RwSignal<Option<(String, CustomerData)>> = RwSignal::new(None);
     let textarea = NodeRef::<Textarea>::new();
     let voucher =
         with_codes.then(|| sample_voucher(&settings.public_url, &settings.sample_expiration));
@@ -97,10 +99,14 @@ pub fn TemplateEditor(
             <div class="preview-pane">
                 <div class="preview-toolbar">
                     <label for="preview-sample">"Preview as"</label>
-                    <select id="preview-sample" on:change=move |ev| sample.set(event_target_value(&ev).parse().unwrap_or(0))>
+                    <select id="preview-sample" on:change=move |ev| {
+                        real.set(None);
+                        sample.set(event_target_value(&ev).parse().unwrap_or(0));
+                    }>
                         {options}
                     </select>
                 </div>
+                <CustomerSearch real/>
                 <div class="phone" role="region" aria-label="Message preview">
                     <div class="phone-screen">
                         <Bubble analysis/>
@@ -113,6 +119,70 @@ pub fn TemplateEditor(
     }
     // Erased: the editor's full view type is deep enough to strain the compiler's limits.
     .into_any()
+}
+
+/// Search for a real customer to preview with.
+#[component]
+fn CustomerSearch(real: RwSignal<Option<(String, CustomerData)>>) -> impl IntoView {
+    let query = RwSignal::new(String::new());
+    let results = Resource::new(
+        move || query.get(),
+        |q| async move {
+            if q.trim().chars().count() < 2 {
+                Ok(Vec::new())
+            } else {
+                find_preview_customers(q).await
+            }
+        },
+    );
+    let pick = Action::new(|(id, label): &(String, String)| {
+        let (id, label) = (id.clone(), label.clone());
+        async move { get_preview_customer(id).await.map(|data| (label, data)) }
+    });
+    Effect::new(move |_| {
+        if let Some(Ok(chosen)) = pick.value().get() {
+            real.set(Some(chosen));
+            query.set(String::new());
+        }
+    });
+    view! {
+        <div class="customer-search">
+            <label for="preview-customer-search">"or a customer"</label>
+            <input
+                id="preview-customer-search"
+                type="search"
+                placeholder="Search by name, email or phone"
+                autocomplete="off"
+                prop:value=move || query.get()
+                on:input=move |ev| query.set(event_target_value(&ev))
+            />
+            {move || real.get().map(|(label, _)| view! {
+                <p class="customer-chosen" data-testid="preview-customer">"Previewing as " <strong>{label}</strong>
+                    <button type="button" class="btn btn-quiet btn-small" on:click=move |_| real.set(None)>"Back to sample"</button>
+                </p>
+            })}
+            <Transition fallback=|| ()>
+                {move || Suspend::new(async move {
+                    match results.await {
+                        Ok(found) if !found.is_empty() => view! {
+                            <ul class="search-results" role="listbox" aria-label="Customers">
+                                {found.into_iter().map(|c| {
+                                    let choice = (c.id.clone(), c.label.clone());
+                                    view! {
+                                        <li role="option" aria-selected="false">
+                                            <button type="button" on:click=move |_| { pick.dispatch(choice.clone()); }>{c.label}</button>
+                                        </li>
+                                    }
+                                }).collect_view()}
+                            </ul>
+                        }.into_any(),
+                        Ok(_) => ().into_any(),
+                        Err(e) => view! { <p class="field-error">{e.to_string()}</p> }.into_any(),
+                    }
+                })}
+            </Transition>
+        </div>
+    }
 }
 
 /// The rendered text, with the characters that force UCS-2 marked.

@@ -14,7 +14,7 @@ use app::{
             TemplateError,
         },
     },
-    error::AppError,
+    ports::Customers,
 };
 use axum::{
     extract::State,
@@ -111,16 +111,18 @@ pub async fn preview_template(
     State(state): State<AppState>,
     ApiJson(request): ApiJson<PreviewRequest>,
 ) -> Result<Json<PreviewResponse>, Response> {
-    if let Some(customer) = request.customer.as_deref() {
-        // Customers arrive with the audience issue; until then no id can match.
-        return Err(ApiError(AppError::not_found(format!(
-            "No customer has the id or source_id {customer:?}."
-        )))
-        .into_response());
-    }
+    let customer = match request.customer.as_deref() {
+        Some(id) => state
+            .customers
+            .get(id)
+            .await
+            .map_err(|e| ApiError(e).into_response())?
+            .into(),
+        None => sample_customers().remove(0).data,
+    };
     let today = chrono::Utc::now().date_naive() + chrono::Days::new(30);
     let data = TemplateData {
-        customer: sample_customers().remove(0).data,
+        customer,
         voucher: Some(sample_voucher(
             &state.settings.public_url,
             &today.format("%Y-%m-%d").to_string(),

@@ -5,5 +5,6 @@ mod helpers;
 
 mod accounts;
 mod cli;
+mod customers;
 mod guards;
 mod rest;

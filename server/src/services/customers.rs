@@ -1,0 +1,379 @@
+//! Customers and their SMS consent ledger.
+
+use super::phone::{is_known_country, PhoneNumber};
+use crate::{
+    db::{self, consent_changes, customers, instance_settings},
+    ids::{new_id, now_millis},
+};
+use app::{
+    domain::{consent::SmsConsent, EmailAddress},
+    dto::{CustomerInput, CustomerView},
+    error::AppError,
+    ports::{Customers, Page},
+};
+use async_trait::async_trait;
+use sea_orm::{
+    sea_query::{Expr, Func},
+    ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, DbErr,
+    EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set, TransactionTrait,
+};
+use serde_json::{Map, Value};
+use std::collections::BTreeMap;
+use std::sync::{Arc, RwLock};
+
+/// The country national phone numbers are read in until an admin sets another.
+pub const DEFAULT_COUNTRY: &str = "US";
+const DEFAULT_COUNTRY_KEY: &str = "default_country";
+/// Longest source id, name, email and time zone accepted.
+const FIELD_MAX_CHARS: usize = 255;
+/// Largest metadata object, as JSON.
+const METADATA_MAX_BYTES: usize = 16 * 1024;
+
+pub struct CustomerService {
+    db: DatabaseConnection,
+    default_country: RwLock<Option<String>>,
+}
+
+impl CustomerService {
+    pub fn new(db: DatabaseConnection) -> Arc<Self> {
+        Arc::new(Self {
+            db,
+            default_country: RwLock::new(None),
+        })
+    }
+
+    /// The country national phone numbers are read in (ISO 3166 alpha-2).
+    pub async fn default_country(&self) -> Result<String, AppError> {
+        if let Some(c) = self.default_country.read().ok().and_then(|c| c.clone()) {
+            return Ok(c);
+        }
+        let stored = instance_settings::Entity::find_by_id(DEFAULT_COUNTRY_KEY)
+            .one(&self.db)
+            .await
+            .map_err(internal)?
+            .map_or_else(|| DEFAULT_COUNTRY.to_owned(), |s| s.value);
+        if let Ok(mut c) = self.default_country.write() {
+            *c = Some(stored.clone());
+        }
+        Ok(stored)
+    }
+
+    pub async fn set_default_country(&self, code: &str) -> Result<String, AppError> {
+        let code = code.trim().to_ascii_uppercase();
+        if !is_known_country(&code) {
+            return Err(AppError::validation(
+                "default_country",
+                "Use a two-letter country code such as US, ES or GB.",
+            ));
+        }
+        let existing = instance_settings::Entity::find_by_id(DEFAULT_COUNTRY_KEY)
+            .one(&self.db)
+            .await
+            .map_err(internal)?;
+        let model = instance_settings::ActiveModel {
+            key: Set(DEFAULT_COUNTRY_KEY.into()),
+            value: Set(code.clone()),
+        };
+        if existing.is_some() {
+            model.update(&self.db).await
+        } else {
+            model.insert(&self.db).await
+        }
+        .map_err(internal)?;
+        if let Ok(mut c) = self.default_country.write() {
+            *c = Some(code.clone());
+        }
+        Ok(code)
+    }
+
+    async fn find(
+        &self,
+        db: &impl ConnectionTrait,
+        id_or_source_id: &str,
+    ) -> Result<Option<customers::Model>, AppError> {
+        let by_id = customers::Entity::find_by_id(id_or_source_id.to_owned())
+            .one(db)
+            .await
+            .map_err(internal)?;
+        if by_id.is_some() {
+            return Ok(by_id);
+        }
+        customers::Entity::find()
+            .filter(customers::Column::SourceId.eq(id_or_source_id))
+            .one(db)
+            .await
+            .map_err(internal)
+    }
+}
+
+/// Input checked field by field; `None` fields were absent and keep their stored values.
+struct Checked {
+    name: Option<Option<String>>,
+    email: Option<Option<String>>,
+    phone: Option<Option<String>>,
+    timezone: Option<Option<String>>,
+    metadata: Option<String>,
+    consent: Option<SmsConsent>,
+}
+
+fn check(input: &CustomerInput, country: &str) -> Result<Checked, AppError> {
+    let mut fields = BTreeMap::new();
+    let text = |name: &str,
+                v: &Option<String>,
+                fields: &mut BTreeMap<String, String>|
+     -> Option<Option<String>> {
+        let v = v.as_ref()?;
+        let t = v.trim();
+        if t.chars().count() > FIELD_MAX_CHARS {
+            fields.insert(
+                name.into(),
+                format!("Use at most {FIELD_MAX_CHARS} characters."),
+            );
+        }
+        Some((!t.is_empty()).then(|| t.to_owned()))
+    };
+    if let Some(source_id) = &input.source_id {
+        if source_id.trim().is_empty() || source_id.chars().count() > FIELD_MAX_CHARS {
+            fields.insert(
+                "source_id".into(),
+                format!("A source id has 1 to {FIELD_MAX_CHARS} characters."),
+            );
+        }
+    }
+    let name = text("name", &input.name, &mut fields);
+    let timezone = text("timezone", &input.timezone, &mut fields);
+    let email = match text("email", &input.email, &mut fields) {
+        Some(Some(e)) => match EmailAddress::parse(&e) {
+            Ok(e) => Some(Some(e.as_str().to_owned())),
+            Err(msg) => {
+                fields.insert("email".into(), msg);
+                None
+            }
+        },
+        other => other,
+    };
+    let phone = match input.phone.as_deref().map(str::trim) {
+        None => None,
+        Some("") => Some(None),
+        Some(p) => match PhoneNumber::parse(p, country) {
+            Ok(p) => Some(Some(p.into_inner())),
+            Err(msg) => {
+                fields.insert("phone".into(), msg);
+                None
+            }
+        },
+    };
+    let metadata = match &input.metadata {
+        None => None,
+        Some(m) => {
+            let json = Value::Object(m.clone()).to_string();
+            if json.len() > METADATA_MAX_BYTES {
+                fields.insert(
+                    "metadata".into(),
+                    format!(
+                        "Metadata may take at most {} KiB as JSON.",
+                        METADATA_MAX_BYTES / 1024
+                    ),
+                );
+            }
+            Some(json)
+        }
+    };
+    let consent = match input.sms_consent.as_deref() {
+        None => None,
+        Some(c) => match SmsConsent::parse(c) {
+            Ok(c) => Some(c),
+            Err(msg) => {
+                fields.insert("sms_consent".into(), msg);
+                None
+            }
+        },
+    };
+    if !fields.is_empty() {
+        return Err(AppError::validation_fields(fields));
+    }
+    Ok(Checked {
+        name,
+        email,
+        phone,
+        timezone,
+        metadata,
+        consent,
+    })
+}
+
+#[async_trait]
+impl Customers for CustomerService {
+    async fn search(&self, query: &str, page: Page) -> Result<(Vec<CustomerView>, bool), AppError> {
+        let mut select = customers::Entity::find()
+            .order_by_asc(customers::Column::Id)
+            .limit(page.limit + 1);
+        let q = query.trim().to_lowercase();
+        if !q.is_empty() {
+            let pattern = format!(
+                "%{}%",
+                q.replace('\\', "\\\\")
+                    .replace('%', "\\%")
+                    .replace('_', "\\_")
+            );
+            let like = |col: customers::Column| {
+                Expr::expr(Func::lower(Expr::col(col)))
+                    .like(sea_orm::sea_query::LikeExpr::new(pattern.clone()).escape('\\'))
+            };
+            select = select.filter(
+                Condition::any()
+                    .add(like(customers::Column::Name))
+                    .add(like(customers::Column::Email))
+                    .add(like(customers::Column::Phone))
+                    .add(like(customers::Column::SourceId)),
+            );
+        }
+        if let Some(after) = page.starting_after {
+            select = select.filter(customers::Column::Id.gt(after));
+        }
+        let mut rows = select.all(&self.db).await.map_err(internal)?;
+        let has_more = rows.len() as u64 > page.limit;
+        rows.truncate(page.limit as usize);
+        Ok((rows.into_iter().map(view).collect(), has_more))
+    }
+
+    async fn get(&self, id_or_source_id: &str) -> Result<CustomerView, AppError> {
+        self.find(&self.db, id_or_source_id)
+            .await?
+            .map(view)
+            .ok_or_else(|| {
+                AppError::not_found(format!(
+                    "No customer has the id or source_id {id_or_source_id:?}."
+                ))
+            })
+    }
+
+    async fn upsert(
+        &self,
+        input: CustomerInput,
+        source: &str,
+        actor: &str,
+    ) -> Result<(CustomerView, bool), AppError> {
+        let checked = check(&input, &self.default_country().await?)?;
+        let source_id = input.source_id.as_deref().map(str::trim).map(str::to_owned);
+        let now = now_millis();
+        let txn = self.db.begin().await.map_err(internal)?;
+        let existing = match &source_id {
+            Some(s) => customers::Entity::find()
+                .filter(customers::Column::SourceId.eq(s.as_str()))
+                .one(&txn)
+                .await
+                .map_err(internal)?,
+            None => None,
+        };
+        let (model, created, previous_consent) = match existing {
+            Some(found) => {
+                let previous = found.sms_consent.clone();
+                let mut active: customers::ActiveModel = found.into();
+                if let Some(v) = checked.name {
+                    active.name = Set(v);
+                }
+                if let Some(v) = checked.email {
+                    active.email = Set(v);
+                }
+                if let Some(v) = checked.phone {
+                    active.phone = Set(v);
+                }
+                if let Some(v) = checked.timezone {
+                    active.timezone = Set(v);
+                }
+                if let Some(v) = checked.metadata {
+                    active.metadata = Set(v);
+                }
+                if let Some(c) = checked.consent {
+                    active.sms_consent = Set(c.as_str().to_owned());
+                }
+                active.updated_at = Set(now);
+                (
+                    active.update(&txn).await.map_err(internal)?,
+                    false,
+                    Some(previous),
+                )
+            }
+            None => {
+                let model = customers::ActiveModel {
+                    id: Set(new_id("cust")),
+                    source_id: Set(source_id.clone()),
+                    name: Set(checked.name.flatten()),
+                    email: Set(checked.email.flatten()),
+                    phone: Set(checked.phone.flatten()),
+                    timezone: Set(checked.timezone.flatten()),
+                    metadata: Set(checked.metadata.unwrap_or_else(|| "{}".into())),
+                    sms_consent: Set(checked
+                        .consent
+                        .unwrap_or(SmsConsent::Unknown)
+                        .as_str()
+                        .to_owned()),
+                    created_at: Set(now),
+                    updated_at: Set(now),
+                }
+                .insert(&txn)
+                .await
+                .map_err(|e| {
+                    if db::is_unique_violation(&e) {
+                        // Another request created the same source id a moment ago.
+                        AppError::conflict(
+                            "A customer with this source_id was created at the same moment; retry.",
+                        )
+                    } else {
+                        internal(e)
+                    }
+                })?;
+                (model, true, None)
+            }
+        };
+        let consent_changed = previous_consent.as_deref() != Some(model.sms_consent.as_str())
+            && !(created && model.sms_consent == SmsConsent::Unknown.as_str());
+        if consent_changed {
+            consent_changes::ActiveModel {
+                id: Set(new_id("cons")),
+                customer_id: Set(model.id.clone()),
+                state: Set(model.sms_consent.clone()),
+                source: Set(source.to_owned()),
+                actor: Set(Some(actor.to_owned())),
+                created_at: Set(now),
+            }
+            .insert(&txn)
+            .await
+            .map_err(internal)?;
+        }
+        txn.commit().await.map_err(internal)?;
+        Ok((view(model), created))
+    }
+
+    async fn delete(&self, id: &str) -> Result<(), AppError> {
+        let result = customers::Entity::delete_by_id(id.to_owned())
+            .exec(&self.db)
+            .await
+            .map_err(internal)?;
+        if result.rows_affected == 0 {
+            return Err(AppError::not_found("No customer has that id."));
+        }
+        Ok(())
+    }
+}
+
+fn view(m: customers::Model) -> CustomerView {
+    let metadata = serde_json::from_str::<Map<String, Value>>(&m.metadata).unwrap_or_default();
+    CustomerView {
+        id: m.id,
+        source_id: m.source_id,
+        name: m.name,
+        email: m.email,
+        phone: m.phone,
+        timezone: m.timezone,
+        metadata,
+        sms_consent: SmsConsent::parse(&m.sms_consent).unwrap_or(SmsConsent::Unknown),
+        created_at: m.created_at,
+        updated_at: m.updated_at,
+    }
+}
+
+fn internal(err: DbErr) -> AppError {
+    AppError::internal(&err)
+}
