@@ -71,3 +71,41 @@ test('switching the sample customer changes the preview', async ({ page }, info)
   await page.getByLabel('Preview as').selectOption({ label: 'No name on file (sample)' });
   await expect(page.getByTestId('preview-text')).toHaveText('Hi there');
 });
+
+test('a real customer can be found and previewed', async ({ page }, info) => {
+  test.skip(!jsEnabled(info), 'the customer search needs JavaScript');
+  const key = await page.request.post('/api/create_api_key', {
+    headers: { Accept: 'application/json' },
+    form: { name: `editor spec ${Date.now()}`, role: 'marketer' },
+  });
+  expect(key.status()).toBe(200);
+  const { secret } = await key.json();
+  const created = await page.request.post('/v1/customers', {
+    headers: { Authorization: `Bearer ${secret}` },
+    data: { source_id: 'zoltan-1', name: 'Zoltán Kovács', phone: '+36 20 123 4567', metadata: { tier: 'platinum' } },
+  });
+  expect([200, 201]).toContain(created.status());
+
+  const body = page.getByLabel('Message', { exact: true });
+  await body.fill('Hi {{ customer.first_name }}, {{ customer.metadata.tier | upcase }} members save more');
+  await page.getByLabel('or a customer').fill('kovác');
+  await page.getByRole('option').getByRole('button', { name: /Zoltán Kovács/ }).click();
+  await expect(page.getByTestId('preview-customer')).toContainText('Zoltán Kovács');
+  await expect(page.getByTestId('preview-text')).toHaveText('Hi Zoltán, PLATINUM members save more');
+  await expect(page.getByTestId('sms-summary')).toContainText('UCS-2');
+  // The customer was fetched once: typing keeps previewing them without new requests.
+  let requests = 0;
+  page.on('request', (r) => { if (r.url().includes('/api/')) requests++; });
+  await body.pressSequentially('!');
+  await expect(page.getByTestId('preview-text')).toHaveText('Hi Zoltán, PLATINUM members save more!');
+  expect(requests).toBe(0);
+});
+
+test('the editor fits a 360 px phone', async ({ page }, info) => {
+  await page.setViewportSize({ width: 360, height: 740 });
+  await open(page, info, '/preview');
+  await expect(page.getByTestId('preview-text')).toBeVisible();
+  const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+  expect(overflow).toBeLessThanOrEqual(0);
+  await expect(page.getByLabel('Message', { exact: true })).toBeVisible();
+});

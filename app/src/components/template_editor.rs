@@ -40,11 +40,14 @@ pub fn TemplateEditor(
         with_codes.then(|| sample_voucher(&settings.public_url, &settings.sample_expiration));
     let qr_url = voucher.as_ref().map(|v| v.qr_url.clone());
     let analysis = Memo::new(move |_| {
-        let customer = samples.with_value(|s| {
-            s.get(sample.get())
-                .map(|c| c.data.clone())
-                .unwrap_or_default()
-        });
+        let customer = match real.get() {
+            Some((_, data)) => data,
+            None => samples.with_value(|s| {
+                s.get(sample.get())
+                    .map(|c| c.data.clone())
+                    .unwrap_or_default()
+            }),
+        };
         let data = TemplateData {
             customer,
             voucher: voucher.clone(),
