@@ -108,8 +108,8 @@ pub fn gsm_runs(text: &str) -> Vec<(String, bool)> {
     runs
 }
 
-/// What smart encoding would send instead of `text`, when it changes the text and costs no
-/// more segments. (The look-alike table widens a few characters — a tab becomes seven spaces —
+/// What smart encoding would send instead of `text`, when it helps: fewer segments, or the
+/// same number in GSM-7 instead of UCS-2. (The look-alike table widens a few characters — a tab becomes seven spaces —
 /// so on a message that stays UCS-2 it can cost more; then it is not offered.)
 pub fn smart_alternative(text: &str) -> Option<(String, SmsCount)> {
     let smart = smart_encode(text);
@@ -117,7 +117,10 @@ pub fn smart_alternative(text: &str) -> Option<(String, SmsCount)> {
         return None;
     }
     let smart_count = count_plain(&smart);
-    (smart_count.segments <= count_plain(text).segments).then_some((smart, smart_count))
+    let plain = count_plain(text);
+    let helps = smart_count.segments < plain.segments
+        || (smart_count.segments == plain.segments && smart_count.encoding != plain.encoding);
+    helps.then_some((smart, smart_count))
 }
 
 fn count_plain(text: &str) -> SmsCount {
