@@ -3,6 +3,7 @@
 
 pub mod api_keys;
 pub mod auth;
+pub mod customers;
 pub mod templates;
 pub mod users;
 

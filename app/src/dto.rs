@@ -6,6 +6,6 @@ pub mod session;
 pub mod user;
 
 pub use api_key::{ApiKeyView, CreatedApiKey};
-pub use customer::{CustomerInput, CustomerOption, CustomerView};
+pub use customer::{ConsentChange, CustomerInput, CustomerOption, CustomerPage, CustomerView};
 pub use session::{CurrentUser, SessionInfo};
 pub use user::UserView;

@@ -18,10 +18,10 @@ use leptos_router::{
     path, SsrMode,
 };
 use pages::{
-    campaigns::CampaignsPage, customers::CustomersPage, distributions::DistributionsPage,
-    integrations::IntegrationsPage, login::LoginPage, not_found::NotFoundPage,
-    preview::PreviewPage, segments::SegmentsPage, settings::SettingsPage, setup::SetupPage,
-    shell::AppShell,
+    campaigns::CampaignsPage, customer::CustomerPage, customers::CustomersPage,
+    distributions::DistributionsPage, integrations::IntegrationsPage, login::LoginPage,
+    not_found::NotFoundPage, preview::PreviewPage, segments::SegmentsPage, settings::SettingsPage,
+    setup::SetupPage, shell::AppShell,
 };
 
 /// The HTML document around the app, rendered on the server.
@@ -61,6 +61,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/distributions") view=DistributionsPage ssr=SsrMode::InOrder/>
                     <Route path=path!("/campaigns") view=CampaignsPage ssr=SsrMode::InOrder/>
                     <Route path=path!("/customers") view=CustomersPage ssr=SsrMode::InOrder/>
+                    <Route path=path!("/customers/:id") view=CustomerPage ssr=SsrMode::InOrder/>
                     <Route path=path!("/segments") view=SegmentsPage ssr=SsrMode::InOrder/>
                     <Route path=path!("/preview") view=PreviewPage ssr=SsrMode::InOrder/>
                     // Whole-page (async) rendering: the 403 for non-admins must be known before

@@ -1,6 +1,7 @@
 //! Route-level pages: each owns its data (resources, actions).
 
 pub mod campaigns;
+pub mod customer;
 pub mod customers;
 pub mod distributions;
 pub mod integrations;
@@ -30,7 +31,7 @@ pub(crate) fn set_page_status(status: u16) {
 /// The title block of a page.
 #[component]
 pub(crate) fn PageHeader(
-    title: &'static str,
+    #[prop(into)] title: String,
     #[prop(optional)] description: Option<&'static str>,
     #[prop(optional)] children: Option<Children>,
 ) -> impl IntoView {

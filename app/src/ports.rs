@@ -4,7 +4,10 @@
 
 use crate::{
     domain::{EmailAddress, Label, Password, Role},
-    dto::{ApiKeyView, CreatedApiKey, CurrentUser, CustomerInput, CustomerView, UserView},
+    dto::{
+        ApiKeyView, ConsentChange, CreatedApiKey, CurrentUser, CustomerInput, CustomerView,
+        UserView,
+    },
     error::AppError,
 };
 use async_trait::async_trait;
@@ -79,6 +82,18 @@ pub trait Customers: Send + Sync + 'static {
         actor: &str,
     ) -> Result<(CustomerView, bool), AppError>;
     async fn delete(&self, id: &str) -> Result<(), AppError>;
+    /// The country national phone numbers are read in (ISO 3166 alpha-2).
+    async fn default_country(&self) -> Result<String, AppError>;
+    /// Every consent change of a customer, newest first.
+    async fn consent_history(&self, id: &str) -> Result<Vec<ConsentChange>, AppError>;
+    /// Updates the customer with this id (the source id may change too).
+    async fn update(
+        &self,
+        id: &str,
+        input: CustomerInput,
+        source: &str,
+        actor: &str,
+    ) -> Result<CustomerView, AppError>;
 }
 
 /// Everything server functions reach through the context.

@@ -29,6 +29,22 @@ pub struct CustomerInput {
     pub sms_consent: Option<String>,
 }
 
+/// One entry of the consent ledger.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ConsentChange {
+    pub state: SmsConsent,
+    pub source: String,
+    pub actor: Option<String>,
+    pub at: i64,
+}
+
+/// A page of customers.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CustomerPage {
+    pub items: Vec<CustomerView>,
+    pub has_more: bool,
+}
+
 /// A search hit: enough to recognise a customer.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CustomerOption {

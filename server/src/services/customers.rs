@@ -7,7 +7,7 @@ use crate::{
 };
 use app::{
     domain::{consent::SmsConsent, EmailAddress},
-    dto::{CustomerInput, CustomerView},
+    dto::{ConsentChange, CustomerInput, CustomerView},
     error::AppError,
     ports::{Customers, Page},
 };
@@ -42,8 +42,7 @@ impl CustomerService {
         })
     }
 
-    /// The country national phone numbers are read in (ISO 3166 alpha-2).
-    pub async fn default_country(&self) -> Result<String, AppError> {
+    async fn stored_default_country(&self) -> Result<String, AppError> {
         if let Some(c) = self.default_country.read().ok().and_then(|c| c.clone()) {
             return Ok(c);
         }
@@ -254,7 +253,7 @@ impl Customers for CustomerService {
         source: &str,
         actor: &str,
     ) -> Result<(CustomerView, bool), AppError> {
-        let checked = check(&input, &self.default_country().await?)?;
+        let checked = check(&input, &self.stored_default_country().await?)?;
         let source_id = input.source_id.as_deref().map(str::trim).map(str::to_owned);
         let now = now_millis();
         let txn = self.db.begin().await.map_err(internal)?;
@@ -269,31 +268,8 @@ impl Customers for CustomerService {
         let (model, created, previous_consent) = match existing {
             Some(found) => {
                 let previous = found.sms_consent.clone();
-                let mut active: customers::ActiveModel = found.into();
-                if let Some(v) = checked.name {
-                    active.name = Set(v);
-                }
-                if let Some(v) = checked.email {
-                    active.email = Set(v);
-                }
-                if let Some(v) = checked.phone {
-                    active.phone = Set(v);
-                }
-                if let Some(v) = checked.timezone {
-                    active.timezone = Set(v);
-                }
-                if let Some(v) = checked.metadata {
-                    active.metadata = Set(v);
-                }
-                if let Some(c) = checked.consent {
-                    active.sms_consent = Set(c.as_str().to_owned());
-                }
-                active.updated_at = Set(now);
-                (
-                    active.update(&txn).await.map_err(internal)?,
-                    false,
-                    Some(previous),
-                )
+                let updated = apply_update(&txn, found, checked, None, now).await?;
+                (updated, false, Some(previous))
             }
             None => {
                 let model = customers::ActiveModel {
@@ -327,23 +303,61 @@ impl Customers for CustomerService {
                 (model, true, None)
             }
         };
-        let consent_changed = previous_consent.as_deref() != Some(model.sms_consent.as_str())
-            && !(created && model.sms_consent == SmsConsent::Unknown.as_str());
-        if consent_changed {
-            consent_changes::ActiveModel {
-                id: Set(new_id("cons")),
-                customer_id: Set(model.id.clone()),
-                state: Set(model.sms_consent.clone()),
-                source: Set(source.to_owned()),
-                actor: Set(Some(actor.to_owned())),
-                created_at: Set(now),
-            }
-            .insert(&txn)
-            .await
-            .map_err(internal)?;
+        if previous_consent.as_deref() != Some(model.sms_consent.as_str())
+            && !(created && model.sms_consent == SmsConsent::Unknown.as_str())
+        {
+            record_consent(&txn, &model, source, actor, now).await?;
         }
         txn.commit().await.map_err(internal)?;
         Ok((view(model), created))
+    }
+
+    async fn update(
+        &self,
+        id: &str,
+        input: CustomerInput,
+        source: &str,
+        actor: &str,
+    ) -> Result<CustomerView, AppError> {
+        let checked = check(&input, &self.stored_default_country().await?)?;
+        let now = now_millis();
+        let txn = self.db.begin().await.map_err(internal)?;
+        let found = customers::Entity::find_by_id(id.to_owned())
+            .one(&txn)
+            .await
+            .map_err(internal)?
+            .ok_or_else(|| AppError::not_found("No customer has that id."))?;
+        let previous = found.sms_consent.clone();
+        let source_id = input.source_id.as_deref().map(str::trim).map(str::to_owned);
+        let model = apply_update(&txn, found, checked, source_id, now).await?;
+        if previous != model.sms_consent {
+            record_consent(&txn, &model, source, actor, now).await?;
+        }
+        txn.commit().await.map_err(internal)?;
+        Ok(view(model))
+    }
+
+    async fn default_country(&self) -> Result<String, AppError> {
+        self.stored_default_country().await
+    }
+
+    async fn consent_history(&self, id: &str) -> Result<Vec<ConsentChange>, AppError> {
+        let rows = consent_changes::Entity::find()
+            .filter(consent_changes::Column::CustomerId.eq(id))
+            .order_by_desc(consent_changes::Column::CreatedAt)
+            .order_by_desc(consent_changes::Column::Id)
+            .all(&self.db)
+            .await
+            .map_err(internal)?;
+        Ok(rows
+            .into_iter()
+            .map(|r| ConsentChange {
+                state: SmsConsent::parse(&r.state).unwrap_or(SmsConsent::Unknown),
+                source: r.source,
+                actor: r.actor,
+                at: r.created_at,
+            })
+            .collect())
     }
 
     async fn delete(&self, id: &str) -> Result<(), AppError> {
@@ -356,6 +370,67 @@ impl Customers for CustomerService {
         }
         Ok(())
     }
+}
+
+/// Writes the present fields of `checked` (and a new source id, when given) over `found`.
+async fn apply_update(
+    db: &impl ConnectionTrait,
+    found: customers::Model,
+    checked: Checked,
+    source_id: Option<String>,
+    now: i64,
+) -> Result<customers::Model, AppError> {
+    let mut active: customers::ActiveModel = found.into();
+    if let Some(v) = source_id {
+        active.source_id = Set(Some(v));
+    }
+    if let Some(v) = checked.name {
+        active.name = Set(v);
+    }
+    if let Some(v) = checked.email {
+        active.email = Set(v);
+    }
+    if let Some(v) = checked.phone {
+        active.phone = Set(v);
+    }
+    if let Some(v) = checked.timezone {
+        active.timezone = Set(v);
+    }
+    if let Some(v) = checked.metadata {
+        active.metadata = Set(v);
+    }
+    if let Some(c) = checked.consent {
+        active.sms_consent = Set(c.as_str().to_owned());
+    }
+    active.updated_at = Set(now);
+    active.update(db).await.map_err(|e| {
+        if db::is_unique_violation(&e) {
+            AppError::validation("source_id", "Another customer has this source id.")
+        } else {
+            internal(e)
+        }
+    })
+}
+
+async fn record_consent(
+    db: &impl ConnectionTrait,
+    model: &customers::Model,
+    source: &str,
+    actor: &str,
+    now: i64,
+) -> Result<(), AppError> {
+    consent_changes::ActiveModel {
+        id: Set(new_id("cons")),
+        customer_id: Set(model.id.clone()),
+        state: Set(model.sms_consent.clone()),
+        source: Set(source.to_owned()),
+        actor: Set(Some(actor.to_owned())),
+        created_at: Set(now),
+    }
+    .insert(db)
+    .await
+    .map(|_| ())
+    .map_err(internal)
 }
 
 fn view(m: customers::Model) -> CustomerView {
