@@ -3,6 +3,7 @@
 
 pub mod api_auth;
 pub mod api_keys;
+pub mod customer_import;
 pub mod customers;
 pub mod error;
 pub mod extract;
@@ -30,6 +31,7 @@ pub fn api_routes() -> Router<AppState> {
             "/v1/customers",
             get(customers::list).post(customers::upsert),
         )
+        .route("/v1/customers/import", post(customer_import::import))
         .route(
             "/v1/customers/{id}",
             get(customers::get).delete(customers::delete),

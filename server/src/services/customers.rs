@@ -85,6 +85,59 @@ impl CustomerService {
         Ok(code)
     }
 
+    /// Stores a batch of imported rows in one transaction and says, per row, whether it was
+    /// created (`Ok(true)`), updated (`Ok(false)`) or rejected. Rows are checked before any
+    /// write; should the batch still fail in the database, its rows are retried one by one so
+    /// one bad row never costs the others.
+    pub async fn import_batch(
+        &self,
+        rows: Vec<(u64, CustomerInput)>,
+        actor: &str,
+    ) -> Result<Vec<(u64, Result<bool, AppError>)>, AppError> {
+        let country = self.stored_default_country().await?;
+        let mut outcomes = Vec::with_capacity(rows.len());
+        let mut valid = Vec::with_capacity(rows.len());
+        for (row, input) in rows {
+            match check(&input, &country) {
+                Ok(checked) => valid.push((row, input, checked)),
+                Err(e) => outcomes.push((row, Err(e))),
+            }
+        }
+        let now = now_millis();
+        let txn = self.db.begin().await.map_err(internal)?;
+        let mut batch = Vec::with_capacity(valid.len());
+        let mut failed = false;
+        for (row, input, checked) in &valid {
+            match upsert_in(&txn, input, checked.clone(), "import", actor, now).await {
+                Ok((_, created)) => batch.push((*row, Ok(created))),
+                Err(_) => {
+                    failed = true;
+                    break;
+                }
+            }
+        }
+        // The batch transaction ends here either way, before any retry opens its own.
+        let committed = if failed {
+            let _ = txn.rollback().await;
+            false
+        } else {
+            txn.commit().await.is_ok()
+        };
+        if committed {
+            outcomes.extend(batch);
+        } else {
+            for (row, input, _) in valid {
+                let result = self
+                    .upsert(input, "import", actor)
+                    .await
+                    .map(|(_, created)| created);
+                outcomes.push((row, result));
+            }
+        }
+        outcomes.sort_by_key(|(row, _)| *row);
+        Ok(outcomes)
+    }
+
     async fn find(
         &self,
         db: &impl ConnectionTrait,
@@ -106,6 +159,7 @@ impl CustomerService {
 }
 
 /// Input checked field by field; `None` fields were absent and keep their stored values.
+#[derive(Clone)]
 struct Checked {
     name: Option<Option<String>>,
     email: Option<Option<String>>,
@@ -254,60 +308,9 @@ impl Customers for CustomerService {
         actor: &str,
     ) -> Result<(CustomerView, bool), AppError> {
         let checked = check(&input, &self.stored_default_country().await?)?;
-        let source_id = input.source_id.as_deref().map(str::trim).map(str::to_owned);
-        let now = now_millis();
         let txn = self.db.begin().await.map_err(internal)?;
-        let existing = match &source_id {
-            Some(s) => customers::Entity::find()
-                .filter(customers::Column::SourceId.eq(s.as_str()))
-                .one(&txn)
-                .await
-                .map_err(internal)?,
-            None => None,
-        };
-        let (model, created, previous_consent) = match existing {
-            Some(found) => {
-                let previous = found.sms_consent.clone();
-                let updated = apply_update(&txn, found, checked, None, now).await?;
-                (updated, false, Some(previous))
-            }
-            None => {
-                let model = customers::ActiveModel {
-                    id: Set(new_id("cust")),
-                    source_id: Set(source_id.clone()),
-                    name: Set(checked.name.flatten()),
-                    email: Set(checked.email.flatten()),
-                    phone: Set(checked.phone.flatten()),
-                    timezone: Set(checked.timezone.flatten()),
-                    metadata: Set(checked.metadata.unwrap_or_else(|| "{}".into())),
-                    sms_consent: Set(checked
-                        .consent
-                        .unwrap_or(SmsConsent::Unknown)
-                        .as_str()
-                        .to_owned()),
-                    created_at: Set(now),
-                    updated_at: Set(now),
-                }
-                .insert(&txn)
-                .await
-                .map_err(|e| {
-                    if db::is_unique_violation(&e) {
-                        // Another request created the same source id a moment ago.
-                        AppError::conflict(
-                            "A customer with this source_id was created at the same moment; retry.",
-                        )
-                    } else {
-                        internal(e)
-                    }
-                })?;
-                (model, true, None)
-            }
-        };
-        if previous_consent.as_deref() != Some(model.sms_consent.as_str())
-            && !(created && model.sms_consent == SmsConsent::Unknown.as_str())
-        {
-            record_consent(&txn, &model, source, actor, now).await?;
-        }
+        let (model, created) =
+            upsert_in(&txn, &input, checked, source, actor, now_millis()).await?;
         txn.commit().await.map_err(internal)?;
         Ok((view(model), created))
     }
@@ -370,6 +373,70 @@ impl Customers for CustomerService {
         }
         Ok(())
     }
+}
+
+/// Creates or updates (by source id) inside the caller's transaction; `true` when created.
+async fn upsert_in(
+    db: &impl ConnectionTrait,
+    input: &CustomerInput,
+    checked: Checked,
+    source: &str,
+    actor: &str,
+    now: i64,
+) -> Result<(customers::Model, bool), AppError> {
+    let source_id = input.source_id.as_deref().map(str::trim).map(str::to_owned);
+    let existing = match &source_id {
+        Some(s) => customers::Entity::find()
+            .filter(customers::Column::SourceId.eq(s.as_str()))
+            .one(db)
+            .await
+            .map_err(internal)?,
+        None => None,
+    };
+    let (model, created, previous_consent) = match existing {
+        Some(found) => {
+            let previous = found.sms_consent.clone();
+            let updated = apply_update(db, found, checked, None, now).await?;
+            (updated, false, Some(previous))
+        }
+        None => {
+            let model = customers::ActiveModel {
+                id: Set(new_id("cust")),
+                source_id: Set(source_id.clone()),
+                name: Set(checked.name.flatten()),
+                email: Set(checked.email.flatten()),
+                phone: Set(checked.phone.flatten()),
+                timezone: Set(checked.timezone.flatten()),
+                metadata: Set(checked.metadata.unwrap_or_else(|| "{}".into())),
+                sms_consent: Set(checked
+                    .consent
+                    .unwrap_or(SmsConsent::Unknown)
+                    .as_str()
+                    .to_owned()),
+                created_at: Set(now),
+                updated_at: Set(now),
+            }
+            .insert(db)
+            .await
+            .map_err(|e| {
+                if db::is_unique_violation(&e) {
+                    // Another request created the same source id a moment ago.
+                    AppError::conflict(
+                        "A customer with this source_id was created at the same moment; retry.",
+                    )
+                } else {
+                    internal(e)
+                }
+            })?;
+            (model, true, None)
+        }
+    };
+    if previous_consent.as_deref() != Some(model.sms_consent.as_str())
+        && !(created && model.sms_consent == SmsConsent::Unknown.as_str())
+    {
+        record_consent(db, &model, source, actor, now).await?;
+    }
+    Ok((model, created))
 }
 
 /// Writes the present fields of `checked` (and a new source id, when given) over `found`.

@@ -5,6 +5,7 @@ mod helpers;
 
 mod accounts;
 mod cli;
+mod customer_import;
 mod customers;
 mod guards;
 mod rest;
