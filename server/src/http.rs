@@ -33,6 +33,10 @@ pub fn api_routes() -> Router<AppState> {
         )
         .route("/v1/customers/import", post(customer_import::import))
         .route(
+            "/app/customers/import",
+            post(customer_import::import_from_ui),
+        )
+        .route(
             "/v1/customers/{id}",
             get(customers::get).delete(customers::delete),
         )

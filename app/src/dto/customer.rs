@@ -99,3 +99,18 @@ mod tests {
         assert_eq!(super::mask_phone("+1234"), "+1234");
     }
 }
+
+/// The answer of a CSV import.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ImportOutcome {
+    pub created: u64,
+    pub updated: u64,
+    pub rejected: Vec<RejectedRow>,
+    pub rejected_count: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RejectedRow {
+    pub row: u64,
+    pub error: String,
+}

@@ -1,7 +1,7 @@
 use super::PageHeader;
 use crate::{
     api::customers::list_customers,
-    components::{empty_state::EmptyState, time::format_timestamp},
+    components::{csv_import::CsvImport, empty_state::EmptyState, time::format_timestamp},
     domain::consent::SmsConsent,
 };
 use leptos::prelude::*;
@@ -28,6 +28,7 @@ pub fn CustomersPage() -> impl IntoView {
             <input id="customer-q" type="search" name="q" placeholder="Search by name, email, phone or source id" value=q/>
             <button type="submit" class="btn">"Search"</button>
         </form>
+        <CsvImport on_done=move |_| page.refetch()/>
         <Transition fallback=|| view! { <p class="loading">"Loading customers…"</p> }>
             {move || Suspend::new(async move {
                 match page.await {

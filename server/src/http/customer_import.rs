@@ -6,8 +6,11 @@ use super::{
     error::{ApiError, ErrorBody},
 };
 use crate::startup::AppState;
-use app::{dto::CustomerInput, error::AppError};
-use axum::{body::Body, extract::State, Json};
+use app::{
+    dto::{CurrentUser, CustomerInput},
+    error::AppError,
+};
+use axum::{body::Body, extract::State, Extension, Json};
 use futures::{StreamExt, TryStreamExt};
 use serde::Serialize;
 use serde_json::{Map, Value};
@@ -57,6 +60,25 @@ pub async fn import(
     State(state): State<AppState>,
     body: Body,
 ) -> Result<Json<ImportResult>, ApiError> {
+    import_csv(&state, body, &format!("api key {}", caller.name))
+        .await
+        .map(Json)
+}
+
+/// The same import for the signed-in UI (session cookie; cross-site requests are refused
+/// by the guard in front of every non-API route).
+pub async fn import_from_ui(
+    user: Option<Extension<CurrentUser>>,
+    State(state): State<AppState>,
+    body: Body,
+) -> Result<Json<ImportResult>, ApiError> {
+    let Some(Extension(user)) = user else {
+        return Err(ApiError(AppError::unauthorized()));
+    };
+    import_csv(&state, body, &user.email).await.map(Json)
+}
+
+async fn import_csv(state: &AppState, body: Body, actor: &str) -> Result<ImportResult, ApiError> {
     let stream = body.into_data_stream().map_err(std::io::Error::other);
     let reader = tokio_util::io::StreamReader::new(stream);
     let mut csv = csv_async::AsyncReaderBuilder::new()
@@ -75,7 +97,6 @@ pub async fn import(
         }
     };
     let columns = parse_header(&header)?;
-    let actor = format!("api key {}", caller.name);
     let mut result = ImportResult {
         created: 0,
         updated: 0,
@@ -114,14 +135,14 @@ pub async fn import(
                 }
                 batch.push((row, input));
                 if batch.len() >= BATCH_ROWS {
-                    store(&state, std::mem::take(&mut batch), &actor, &mut result).await?;
+                    store(state, std::mem::take(&mut batch), actor, &mut result).await?;
                 }
             }
         }
     }
-    store(&state, batch, &actor, &mut result).await?;
+    store(state, batch, actor, &mut result).await?;
     result.rejected.sort_by_key(|r| r.row);
-    Ok(Json(result))
+    Ok(result)
 }
 
 async fn store(

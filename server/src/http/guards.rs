@@ -94,7 +94,8 @@ pub async fn route_visitors(State(state): State<AppState>, req: Request, next: N
     let is_page = matches!(*req.method(), Method::GET | Method::HEAD)
         && !is_machine_path(path)
         && !is_static_path(path)
-        && !path.starts_with("/api/");
+        && !path.starts_with("/api/")
+        && !path.starts_with("/app/");
     if !is_page {
         return next.run(req).await;
     }

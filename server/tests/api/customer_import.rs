@@ -86,3 +86,20 @@ both_backends! {
         assert_eq!(page["has_more"], true);
     }
 }
+
+both_backends! {
+    async fn the_ui_import_needs_a_session_and_refuses_other_sites(app: TestApp) {
+        app.with_admin().await;
+        let csv = b"source_id,name\nu1,Una\n".to_vec();
+        let anonymous = app.new_client().post(app.url("/app/customers/import")).body(csv.clone()).send().await.unwrap();
+        assert_eq!(anonymous.status(), 401);
+        let forged = app.client.post(app.url("/app/customers/import"))
+            .header("origin", "https://evil.example").header("sec-fetch-site", "cross-site")
+            .body(csv.clone()).send().await.unwrap();
+        assert_eq!(forged.status(), 403);
+        let ok = app.client.post(app.url("/app/customers/import")).body(csv).send().await.unwrap();
+        assert_eq!(ok.status(), 200);
+        let body: Value = ok.json().await.unwrap();
+        assert_eq!(body["created"], 1);
+    }
+}
