@@ -84,6 +84,8 @@ pub trait Customers: Send + Sync + 'static {
     async fn delete(&self, id: &str) -> Result<(), AppError>;
     /// The country national phone numbers are read in (ISO 3166 alpha-2).
     async fn default_country(&self) -> Result<String, AppError>;
+    /// Sets it (admins, in Settings); answers with the stored, upper-cased code.
+    async fn set_default_country(&self, code: &str) -> Result<String, AppError>;
     /// Every consent change of a customer, newest first.
     async fn consent_history(&self, id: &str) -> Result<Vec<ConsentChange>, AppError>;
     /// Updates the customer with this id (the source id may change too).

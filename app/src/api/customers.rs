@@ -127,3 +127,29 @@ pub async fn delete_customer(id: String) -> Result<(), AppError> {
         .await,
     )
 }
+
+/// The country national phone numbers are read in.
+#[server(endpoint = "get_default_country")]
+pub async fn get_default_country() -> Result<String, AppError> {
+    use super::context::*;
+    respond(
+        async {
+            require_user()?;
+            ports()?.customers.default_country().await
+        }
+        .await,
+    )
+}
+
+#[server(endpoint = "set_default_country")]
+pub async fn set_default_country(country: String) -> Result<String, AppError> {
+    use super::context::*;
+    use crate::domain::Role;
+    respond(
+        async {
+            require_role(Role::Admin)?;
+            ports()?.customers.set_default_country(&country).await
+        }
+        .await,
+    )
+}

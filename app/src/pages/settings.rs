@@ -2,6 +2,7 @@ use super::{shell::AdminOnly, PageHeader};
 use crate::{
     api::{
         api_keys::{list_api_keys, CreateApiKey, RevokeApiKey},
+        customers::{get_default_country, SetDefaultCountry},
         users::{list_users, CreateUser, DeleteUser},
     },
     components::{
@@ -20,6 +21,7 @@ pub fn SettingsPage() -> impl IntoView {
         <Title text="Settings"/>
         <AdminOnly>
             <PageHeader title="Settings" description="Who can use this Codecast, and which programs may call its API."/>
+            <PhoneSection/>
             <UsersSection/>
             <ApiKeysSection/>
         </AdminOnly>
@@ -38,6 +40,37 @@ fn reset_on_success<T: Clone + Send + Sync + 'static>(
             }
         }
     });
+}
+
+#[component]
+fn PhoneSection() -> impl IntoView {
+    let save = ServerAction::<SetDefaultCountry>::new();
+    let value = save.value();
+    let current = Resource::new(move || save.version().get(), |_| get_default_country());
+    view! {
+        <section class="card" aria-labelledby="phone-heading">
+            <h2 id="phone-heading">"Phone numbers"</h2>
+            <p class="muted">"Numbers typed or imported without a country code (like 612 345 678) are read in this country, then stored in international format."</p>
+            <Transition fallback=|| ()>
+                {move || Suspend::new(async move {
+                    let country = current.await.unwrap_or_default();
+                    view! {
+                        <ActionForm action=save attr:class="form form-grid">
+                            <TextField id="default-country" label="Default country" name="country" value=country
+                                maxlength=2usize required=true hint="Two letters: US, GB, ES, DE, …"
+                                error=field_error(value, "default_country")/>
+                            <div class="form-actions">
+                                <SubmitButton label="Save country" busy_label="Saving…" pending=save.pending()/>
+                            </div>
+                        </ActionForm>
+                    }
+                })}
+            </Transition>
+            <Show when=move || matches!(value.get(), Some(Ok(_)))>
+                <p class="alert alert-success" role="status">"Saved."</p>
+            </Show>
+        </section>
+    }
 }
 
 #[component]

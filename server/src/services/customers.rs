@@ -57,7 +57,7 @@ impl CustomerService {
         Ok(stored)
     }
 
-    pub async fn set_default_country(&self, code: &str) -> Result<String, AppError> {
+    async fn store_default_country(&self, code: &str) -> Result<String, AppError> {
         let code = code.trim().to_ascii_uppercase();
         if !is_known_country(&code) {
             return Err(AppError::validation(
@@ -342,6 +342,10 @@ impl Customers for CustomerService {
 
     async fn default_country(&self) -> Result<String, AppError> {
         self.stored_default_country().await
+    }
+
+    async fn set_default_country(&self, code: &str) -> Result<String, AppError> {
+        self.store_default_country(code).await
     }
 
     async fn consent_history(&self, id: &str) -> Result<Vec<ConsentChange>, AppError> {

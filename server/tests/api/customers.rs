@@ -102,3 +102,24 @@ both_backends! {
         assert_eq!(body["encoding"], "UCS-2");
     }
 }
+
+both_backends! {
+    async fn the_default_country_reads_national_numbers_and_only_admins_set_it(app: TestApp) {
+        app.with_admin().await;
+        let key = app.api_key("marketer").await;
+        let client = app.new_client();
+        let us: Value = client.post(app.url("/v1/customers")).bearer_auth(&key)
+            .json(&json!({"source_id": "n1", "phone": "(415) 555-0123"})).send().await.unwrap().json().await.unwrap();
+        assert_eq!(us["phone"], "+14155550123");
+
+        let marketer = app.signed_in_as("mia@shop.example", "marketer").await;
+        assert_eq!(app.call(&marketer, "set_default_country", &[("country", "ES")]).await.status(), 403);
+        let bad = app.call(&app.client, "set_default_country", &[("country", "XX")]).await;
+        assert_eq!(bad.status(), 422);
+        assert_eq!(app.call(&app.client, "set_default_country", &[("country", "es")]).await.status(), 200);
+
+        let es: Value = client.post(app.url("/v1/customers")).bearer_auth(&key)
+            .json(&json!({"source_id": "n2", "phone": "612 345 678"})).send().await.unwrap().json().await.unwrap();
+        assert_eq!(es["phone"], "+34612345678");
+    }
+}
