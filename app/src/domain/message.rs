@@ -101,6 +101,20 @@ mod tests {
     }
 }
 
+/// The data the benchmarks render the benchmark template with.
+pub fn benchmark_data() -> TemplateData {
+    use super::template::{sample_customers, sample_promotion, sample_voucher, DistributionData};
+    TemplateData {
+        customer: sample_customers()[0].data.clone(),
+        voucher: Some(sample_voucher("https://sms.example.com", "2026-12-31")),
+        promotion: Some(sample_promotion()),
+        distribution: DistributionData {
+            subject: "winter sale".into(),
+        },
+        unsubscribe_text: None,
+    }
+}
+
 /// The template the benchmarks time (native and in the browser): 1,600 characters of text
 /// with ten merge tags, some with filters.
 pub fn benchmark_template() -> String {

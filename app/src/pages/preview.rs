@@ -56,25 +56,12 @@ fn BenchPanel() -> impl IntoView {
 fn run_benchmark(iterations: u32) -> String {
     #[cfg(feature = "hydrate")]
     {
-        use crate::domain::{
-            message::{benchmark_template, preview},
-            template::{
-                sample_customers, sample_promotion, sample_voucher, DistributionData, TemplateData,
-            },
-        };
+        use crate::domain::message::{benchmark_data, benchmark_template, preview};
         let Some(perf) = web_sys::window().and_then(|w| w.performance()) else {
             return "no performance timer".into();
         };
         let source = benchmark_template();
-        let data = TemplateData {
-            customer: sample_customers()[0].data.clone(),
-            voucher: Some(sample_voucher("https://sms.example.com", "2026-12-31")),
-            promotion: Some(sample_promotion()),
-            distribution: DistributionData {
-                subject: "winter sale".into(),
-            },
-            unsubscribe_text: None,
-        };
+        let data = benchmark_data();
         let mut segments = 0;
         let mut samples: Vec<f64> = Vec::with_capacity(iterations as usize);
         for _ in 0..iterations {

@@ -7,11 +7,8 @@
 //!   prints the time and the process's peak memory.
 
 use app::domain::{
-    message::{benchmark_template, preview, preview_parsed},
-    template::{
-        sample_customers, sample_promotion, sample_voucher, DistributionData, Template,
-        TemplateData,
-    },
+    message::{benchmark_data, benchmark_template, preview, preview_parsed},
+    template::Template,
 };
 use std::time::{Duration, Instant};
 
@@ -33,15 +30,7 @@ fn main() {
 
 fn template() {
     let source = benchmark_template();
-    let data = TemplateData {
-        customer: sample_customers()[0].data.clone(),
-        voucher: Some(sample_voucher("https://sms.example.com", "2026-12-31")),
-        promotion: Some(sample_promotion()),
-        distribution: DistributionData {
-            subject: "winter sale".into(),
-        },
-        unsubscribe_text: None,
-    };
+    let data = benchmark_data();
     let parsed = Template::parse(&source).expect("benchmark template parses");
     let segments = preview_parsed(&parsed, &data, false).count.segments;
     println!(
