@@ -6,6 +6,8 @@ pub mod session;
 pub mod user;
 
 pub use api_key::{ApiKeyView, CreatedApiKey};
-pub use customer::{ConsentChange, CustomerInput, CustomerOption, CustomerPage, CustomerView};
+pub use customer::{
+    ConsentChange, CustomerInput, CustomerOption, CustomerPage, CustomerView, EventView,
+};
 pub use session::{CurrentUser, SessionInfo};
 pub use user::UserView;

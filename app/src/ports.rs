@@ -6,7 +6,7 @@ use crate::{
     domain::{EmailAddress, Label, Password, Role},
     dto::{
         ApiKeyView, ConsentChange, CreatedApiKey, CurrentUser, CustomerInput, CustomerView,
-        UserView,
+        EventView, UserView,
     },
     error::AppError,
 };
@@ -82,6 +82,21 @@ pub trait Customers: Send + Sync + 'static {
         actor: &str,
     ) -> Result<(CustomerView, bool), AppError>;
     async fn delete(&self, id: &str) -> Result<(), AppError>;
+    /// Stores an event and upserts its customer (by source id) in one transaction; answers
+    /// with the event's id and the customer.
+    async fn track_event(
+        &self,
+        name: &str,
+        customer: CustomerInput,
+        metadata: serde_json::Map<String, serde_json::Value>,
+        actor: &str,
+    ) -> Result<(String, CustomerView), AppError>;
+    /// A customer's latest events, newest first.
+    async fn recent_events(
+        &self,
+        customer_id: &str,
+        limit: u64,
+    ) -> Result<Vec<EventView>, AppError>;
     /// The country national phone numbers are read in (ISO 3166 alpha-2).
     async fn default_country(&self) -> Result<String, AppError>;
     /// Sets it (admins, in Settings); answers with the stored, upper-cased code.

@@ -4,6 +4,7 @@
 pub mod api_keys;
 pub mod consent_changes;
 pub mod customers;
+pub mod events;
 pub mod instance;
 pub mod instance_settings;
 pub mod sessions;

@@ -6,6 +6,7 @@ pub mod api_keys;
 pub mod customer_import;
 pub mod customers;
 pub mod error;
+pub mod events;
 pub mod extract;
 pub mod guards;
 pub mod health;
@@ -32,6 +33,7 @@ pub fn api_routes() -> Router<AppState> {
             get(customers::list).post(customers::upsert),
         )
         .route("/v1/customers/import", post(customer_import::import))
+        .route("/v1/events", post(events::track))
         .route(
             "/app/customers/import",
             post(customer_import::import_from_ui),

@@ -1,5 +1,5 @@
 use crate::{
-    dto::{ConsentChange, CustomerPage, CustomerView},
+    dto::{ConsentChange, CustomerPage, CustomerView, EventView},
     error::AppError,
 };
 use leptos::prelude::*;
@@ -12,6 +12,7 @@ pub const CUSTOMERS_PER_PAGE: u64 = 25;
 pub struct CustomerDetail {
     pub customer: CustomerView,
     pub consent_history: Vec<ConsentChange>,
+    pub events: Vec<EventView>,
     pub default_country: String,
 }
 
@@ -46,9 +47,11 @@ pub async fn get_customer_detail(id: String) -> Result<CustomerDetail, AppError>
             let customer = ports.customers.get(&id).await?;
             let consent_history = ports.customers.consent_history(&customer.id).await?;
             let default_country = ports.customers.default_country().await?;
+            let events = ports.customers.recent_events(&customer.id, 50).await?;
             Ok(CustomerDetail {
                 customer,
                 consent_history,
+                events,
                 default_country,
             })
         }

@@ -38,6 +38,15 @@ pub struct ConsentChange {
     pub at: i64,
 }
 
+/// Something a customer did, as the shop reported it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EventView {
+    pub id: String,
+    pub name: String,
+    pub metadata: Map<String, Value>,
+    pub at: i64,
+}
+
 /// A page of customers.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct CustomerPage {

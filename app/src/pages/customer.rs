@@ -85,6 +85,10 @@ fn CustomerForm(detail: Option<CustomerDetail>) -> impl IntoView {
         .as_ref()
         .map(|d| d.consent_history.clone())
         .unwrap_or_default();
+    let events = detail
+        .as_ref()
+        .map(|d| d.events.clone())
+        .unwrap_or_default();
     let existing = detail.is_some();
     let phone_hint = match &country {
         Some(cc) => format!("Any format; numbers without a country code are read as {cc}. Stored as +… (E.164)."),
@@ -146,6 +150,25 @@ fn CustomerForm(detail: Option<CustomerDetail>) -> impl IntoView {
                                     " " {format_timestamp(h.at)} " · " {h.source.clone()}
                                     {h.actor.clone().map(|a| view! { " · " {a} })}
                                 </li>
+                            }).collect_view()}
+                        </ol>
+                    }.into_any()
+                }}
+            </section>
+            <section class="card" aria-labelledby="events-heading">
+                <h2 id="events-heading">"Recent events"</h2>
+                {if events.is_empty() {
+                    view! { <p class="empty-inline">"No events yet. Your shop reports them with POST /v1/events."</p> }.into_any()
+                } else {
+                    view! {
+                        <ol class="timeline" data-testid="events">
+                            {events.into_iter().map(|e| {
+                                let meta = (!e.metadata.is_empty()).then(|| serde_json::Value::Object(e.metadata.clone()).to_string());
+                                view! {
+                                    <li><code>{e.name.clone()}</code> " " {format_timestamp(e.at)}
+                                        {meta.map(|m| view! { " · " <span class="muted small">{m}</span> })}
+                                    </li>
+                                }
                             }).collect_view()}
                         </ol>
                     }.into_any()

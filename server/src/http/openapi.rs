@@ -9,10 +9,11 @@ use utoipa::{
 #[openapi(
     info(title = "Codecast API", description = "Customers, segments, campaigns and SMS distributions. Authenticate with `Authorization: Bearer <api key>`."),
     paths(super::health::health, super::api_keys::me, super::api_keys::list, super::api_keys::create, super::api_keys::revoke, super::templates::preview_template, super::customers::upsert, super::customers::get, super::customers::list, super::customers::delete,
-        super::customer_import::import),
+        super::customer_import::import,
+        super::events::track),
     components(schemas(super::error::ErrorBody, super::error::ErrorDetail)),
     modifiers(&BearerAuth),
-    tags((name = "account", description = "The caller and its API keys"), (name = "customers", description = "The people you send to"), (name = "templates", description = "Message templates: render and count"), (name = "health"))
+    tags((name = "account", description = "The caller and its API keys"), (name = "customers", description = "The people you send to"), (name = "events", description = "What customers do, as the shop reports it"), (name = "templates", description = "Message templates: render and count"), (name = "health"))
 )]
 pub struct ApiDoc;
 

@@ -2,12 +2,12 @@
 
 use super::phone::{is_known_country, PhoneNumber};
 use crate::{
-    db::{self, consent_changes, customers, instance_settings},
+    db::{self, consent_changes, customers, events, instance_settings},
     ids::{new_id, now_millis},
 };
 use app::{
     domain::{consent::SmsConsent, EmailAddress},
-    dto::{ConsentChange, CustomerInput, CustomerView},
+    dto::{ConsentChange, CustomerInput, CustomerView, EventView},
     error::AppError,
     ports::{Customers, Page},
 };
@@ -338,6 +338,100 @@ impl Customers for CustomerService {
         }
         txn.commit().await.map_err(internal)?;
         Ok(view(model))
+    }
+
+    async fn track_event(
+        &self,
+        name: &str,
+        customer: CustomerInput,
+        metadata: Map<String, Value>,
+        actor: &str,
+    ) -> Result<(String, CustomerView), AppError> {
+        let mut fields = BTreeMap::new();
+        let name = name.trim();
+        let name_ok = (1..=100).contains(&name.len())
+            && name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'));
+        if !name_ok {
+            fields.insert(
+                "event".into(),
+                "Name the event with 1 to 100 letters, digits, _ - or ., like cart_abandoned."
+                    .into(),
+            );
+        }
+        if customer
+            .source_id
+            .as_deref()
+            .is_none_or(|s| s.trim().is_empty())
+        {
+            fields.insert(
+                "customer.source_id".into(),
+                "Give the customer's source_id, so the event finds (or creates) them.".into(),
+            );
+        }
+        let metadata_json = Value::Object(metadata).to_string();
+        if metadata_json.len() > METADATA_MAX_BYTES {
+            fields.insert(
+                "metadata".into(),
+                format!(
+                    "Event metadata may take at most {} KiB as JSON.",
+                    METADATA_MAX_BYTES / 1024
+                ),
+            );
+        }
+        let checked =
+            check(&customer, &self.stored_default_country().await?).map_err(|e| match e {
+                AppError::ValidationFailed { fields: f, .. } => {
+                    let mut all = fields.clone();
+                    all.extend(f.into_iter().map(|(k, v)| (format!("customer.{k}"), v)));
+                    AppError::validation_fields(all)
+                }
+                other => other,
+            })?;
+        if !fields.is_empty() {
+            return Err(AppError::validation_fields(fields));
+        }
+        let now = now_millis();
+        let txn = self.db.begin().await.map_err(internal)?;
+        let (model, _) = upsert_in(&txn, &customer, checked, "event", actor, now).await?;
+        let id = new_id("evt");
+        events::ActiveModel {
+            id: Set(id.clone()),
+            customer_id: Set(model.id.clone()),
+            name: Set(name.to_owned()),
+            metadata: Set(metadata_json),
+            created_at: Set(now),
+        }
+        .insert(&txn)
+        .await
+        .map_err(internal)?;
+        txn.commit().await.map_err(internal)?;
+        Ok((id, view(model)))
+    }
+
+    async fn recent_events(
+        &self,
+        customer_id: &str,
+        limit: u64,
+    ) -> Result<Vec<EventView>, AppError> {
+        let rows = events::Entity::find()
+            .filter(events::Column::CustomerId.eq(customer_id))
+            .order_by_desc(events::Column::CreatedAt)
+            .order_by_desc(events::Column::Id)
+            .limit(limit)
+            .all(&self.db)
+            .await
+            .map_err(internal)?;
+        Ok(rows
+            .into_iter()
+            .map(|e| EventView {
+                metadata: serde_json::from_str(&e.metadata).unwrap_or_default(),
+                id: e.id,
+                name: e.name,
+                at: e.created_at,
+            })
+            .collect())
     }
 
     async fn default_country(&self) -> Result<String, AppError> {

@@ -123,3 +123,39 @@ both_backends! {
         assert_eq!(es["phone"], "+34612345678");
     }
 }
+
+both_backends! {
+    async fn events_upsert_their_customer_and_are_stored(app: TestApp) {
+        app.with_admin().await;
+        let key = app.api_key("marketer").await;
+        let client = app.new_client();
+        let res = client.post(app.url("/v1/events")).bearer_auth(&key)
+            .json(&json!({"event": "cart_abandoned", "customer": {"source_id": "ev-1", "name": "Eva", "phone": "+34 612 345 600"},
+                "metadata": {"cart_total": 82.5}}))
+            .send().await.unwrap();
+        assert_eq!(res.status(), 202);
+        let body: Value = res.json().await.unwrap();
+        assert!(body["id"].as_str().unwrap().starts_with("evt_"));
+        assert_eq!(body["customer"]["phone"], "+34612345600");
+
+        let again = client.post(app.url("/v1/events")).bearer_auth(&key)
+            .json(&json!({"event": "order_placed", "customer": {"source_id": "ev-1"}})).send().await.unwrap();
+        assert_eq!(again.status(), 202);
+        let list: Value = client.get(app.url("/v1/customers?q=ev-1")).bearer_auth(&key).send().await.unwrap().json().await.unwrap();
+        assert_eq!(list["data"].as_array().unwrap().len(), 1, "the same customer, not a second one");
+
+        let id = body["customer"]["id"].as_str().unwrap();
+        let detail: Value = app.call(&app.client, "get_customer_detail", &[("id", id)]).await.json().await.unwrap();
+        let names: Vec<&str> = detail["events"].as_array().unwrap().iter().map(|e| e["name"].as_str().unwrap()).collect();
+        assert_eq!(names, vec!["order_placed", "cart_abandoned"]);
+        assert_eq!(detail["events"][1]["metadata"]["cart_total"], 82.5);
+
+        let bad = client.post(app.url("/v1/events")).bearer_auth(&key)
+            .json(&json!({"event": "cart abandoned!", "customer": {"phone": "12"}})).send().await.unwrap();
+        assert_eq!(bad.status(), 422);
+        let err: Value = bad.json().await.unwrap();
+        for field in ["event", "customer.source_id", "customer.phone"] {
+            assert!(err["error"]["fields"][field].is_string(), "{field}: {err}");
+        }
+    }
+}
