@@ -56,6 +56,50 @@ pub fn preview_parsed(
     }
 }
 
+/// The data the benchmarks render the benchmark template with.
+pub fn benchmark_data() -> TemplateData {
+    use super::template::{sample_customers, sample_promotion, sample_voucher, DistributionData};
+    TemplateData {
+        customer: sample_customers()[0].data.clone(),
+        voucher: Some(sample_voucher("https://sms.example.com", "2026-12-31")),
+        promotion: Some(sample_promotion()),
+        distribution: DistributionData {
+            subject: "winter sale".into(),
+        },
+        unsubscribe_text: None,
+    }
+}
+
+/// The template the benchmarks time (native and in the browser): 1,600 characters of text
+/// with ten merge tags, some with filters.
+pub fn benchmark_template() -> String {
+    let tags = [
+        "{{ customer.first_name | default: \"there\" }}",
+        "{{ voucher.code }}",
+        "{{ voucher.discount }}",
+        "{{ voucher.expiration_date | date: \"%b %d, %Y\" }}",
+        "{{ voucher.qr_url }}",
+        "{{ customer.metadata.tier | upcase }}",
+        "{{ customer.metadata.store | default: \"our stores\" }}",
+        "{{ promotion.name | truncate: 20 }}",
+        "{{ distribution.subject | capitalize }}",
+        "{{ unsubscribe_text }}",
+    ];
+    let filler = "Thanks for shopping with us this season, we saved something for you. ";
+    let mut out = String::new();
+    let mut i = 0;
+    while out.chars().count() < 1600 {
+        if i < tags.len() && out.chars().count() >= i * 150 {
+            out.push_str(tags[i]);
+            out.push(' ');
+            i += 1;
+        } else {
+            out.push_str(filler);
+        }
+    }
+    out.chars().take(1600).collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -99,48 +143,4 @@ mod tests {
         assert!(p.uses_qr);
         assert_eq!(p.text.len(), "https://cc.example/q/".len() + 22);
     }
-}
-
-/// The data the benchmarks render the benchmark template with.
-pub fn benchmark_data() -> TemplateData {
-    use super::template::{sample_customers, sample_promotion, sample_voucher, DistributionData};
-    TemplateData {
-        customer: sample_customers()[0].data.clone(),
-        voucher: Some(sample_voucher("https://sms.example.com", "2026-12-31")),
-        promotion: Some(sample_promotion()),
-        distribution: DistributionData {
-            subject: "winter sale".into(),
-        },
-        unsubscribe_text: None,
-    }
-}
-
-/// The template the benchmarks time (native and in the browser): 1,600 characters of text
-/// with ten merge tags, some with filters.
-pub fn benchmark_template() -> String {
-    let tags = [
-        "{{ customer.first_name | default: \"there\" }}",
-        "{{ voucher.code }}",
-        "{{ voucher.discount }}",
-        "{{ voucher.expiration_date | date: \"%b %d, %Y\" }}",
-        "{{ voucher.qr_url }}",
-        "{{ customer.metadata.tier | upcase }}",
-        "{{ customer.metadata.store | default: \"our stores\" }}",
-        "{{ promotion.name | truncate: 20 }}",
-        "{{ distribution.subject | capitalize }}",
-        "{{ unsubscribe_text }}",
-    ];
-    let filler = "Thanks for shopping with us this season, we saved something for you. ";
-    let mut out = String::new();
-    let mut i = 0;
-    while out.chars().count() < 1600 {
-        if i < tags.len() && out.chars().count() >= i * 150 {
-            out.push_str(tags[i]);
-            out.push(' ');
-            i += 1;
-        } else {
-            out.push_str(filler);
-        }
-    }
-    out.chars().take(1600).collect()
 }

@@ -189,14 +189,9 @@ impl Parser<'_> {
     }
 
     fn at(&self, s: &str) -> bool {
-        let mut i = self.pos;
-        for c in s.chars() {
-            if self.chars.get(i) != Some(&c) {
-                return false;
-            }
-            i += 1;
-        }
-        true
+        s.chars()
+            .enumerate()
+            .all(|(i, c)| self.chars.get(self.pos + i) == Some(&c))
     }
 
     fn skip_spaces(&mut self) {
@@ -410,17 +405,18 @@ impl Parser<'_> {
                     return None;
                 }
             }
-            (Filter::Date, [Operand::Text(format)]) => {
-                if StrftimeItems::new(format).any(|i| matches!(i, Item::Error)) {
-                    self.fail(
-                        format!("{format:?} is not a valid date format."),
-                        Some("strftime codes such as %b %d, %Y or %d/%m"),
-                        start,
-                        self.pos,
-                    );
-                    return None;
-                }
+            (Filter::Date, [Operand::Text(format)])
+                if StrftimeItems::new(format).any(|i| matches!(i, Item::Error)) =>
+            {
+                self.fail(
+                    format!("{format:?} is not a valid date format."),
+                    Some("strftime codes such as %b %d, %Y or %d/%m"),
+                    start,
+                    self.pos,
+                );
+                return None;
             }
+            (Filter::Date, [Operand::Text(_)]) => {}
             (Filter::Date, _) => {
                 self.fail(
                     "date needs a quoted format.",
