@@ -1,5 +1,6 @@
 //! Pure, wasm-safe rules shared by the browser and the server.
 
+pub mod code_pattern;
 pub mod consent;
 pub mod email_address;
 pub mod label;

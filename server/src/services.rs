@@ -1,6 +1,7 @@
 //! The server's implementations of the app's ports, also used by the REST API and the CLI.
 
 pub mod accounts;
+pub mod codes;
 pub mod customers;
 pub mod login_throttle;
 pub mod phone;

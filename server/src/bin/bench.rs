@@ -2,6 +2,7 @@
 //!
 //! - `template`: parse + render + count of the 1,600-character, ten-tag benchmark template
 //!   (the work the editor does per keystroke and the sender per message).
+//! - `codes [count]`: draws 1,000,000 unique codes (pattern `SUMMER-????####`) in memory.
 //! - `import [rows] [postgres]`: streams a generated CSV of customers (100,000 rows by default)
 //!   through `POST /v1/customers/import` of an in-process server on a fresh database, and
 //!   prints the time and the process's peak memory.
@@ -17,12 +18,14 @@ fn main() {
     match which.as_str() {
         "template" => template(),
         "import" => import(),
+        "codes" => codes(),
         "all" => {
             template();
+            codes();
             import();
         }
         other => {
-            eprintln!("unknown benchmark {other:?}; try: template, import");
+            eprintln!("unknown benchmark {other:?}; try: template, codes, import");
             std::process::exit(2);
         }
     }
@@ -175,4 +178,27 @@ fn peak_rss_kib() -> u64 {
                 .and_then(|l| l.split_whitespace().nth(1).and_then(|v| v.parse().ok()))
         })
         .unwrap_or(0)
+}
+
+fn codes() {
+    use app::domain::code_pattern::{CodeConfig, CodeSpec};
+    let count: usize = std::env::args()
+        .nth(2)
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(1_000_000);
+    let spec = CodeSpec::parse(&CodeConfig {
+        pattern: Some("SUMMER-????####".into()),
+        ..Default::default()
+    })
+    .expect("pattern");
+    spec.check_count(count as u64).expect("count fits");
+    for round in 1..=3 {
+        let started = Instant::now();
+        let codes = server::services::codes::generate_codes(&spec, count, &Default::default());
+        println!(
+            "codes: {} unique codes in {:.3} s (round {round})",
+            codes.len(),
+            started.elapsed().as_secs_f64()
+        );
+    }
 }
