@@ -64,6 +64,20 @@ pub struct CustomerListParams {
     pub starting_after: Option<String>,
 }
 
+impl From<CustomerRequest> for CustomerInput {
+    fn from(c: CustomerRequest) -> Self {
+        Self {
+            source_id: c.source_id,
+            name: c.name,
+            email: c.email,
+            phone: c.phone,
+            timezone: c.timezone,
+            metadata: c.metadata,
+            sms_consent: c.sms_consent,
+        }
+    }
+}
+
 impl From<CustomerView> for Customer {
     fn from(c: CustomerView) -> Self {
         Self {
@@ -89,15 +103,7 @@ pub async fn upsert(
     State(state): State<AppState>,
     ApiJson(body): ApiJson<CustomerRequest>,
 ) -> Result<(StatusCode, Json<Customer>), ApiError> {
-    let input = CustomerInput {
-        source_id: body.source_id,
-        name: body.name,
-        email: body.email,
-        phone: body.phone,
-        timezone: body.timezone,
-        metadata: body.metadata,
-        sms_consent: body.sms_consent,
-    };
+    let input = CustomerInput::from(body);
     let (customer, created) = state
         .customers
         .upsert(input, "api", &format!("api key {}", caller.name))

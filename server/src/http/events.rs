@@ -37,16 +37,7 @@ pub async fn track(
     State(state): State<AppState>,
     ApiJson(body): ApiJson<EventRequest>,
 ) -> Result<(StatusCode, Json<EventAccepted>), ApiError> {
-    let c = body.customer;
-    let input = CustomerInput {
-        source_id: c.source_id,
-        name: c.name,
-        email: c.email,
-        phone: c.phone,
-        timezone: c.timezone,
-        metadata: c.metadata,
-        sms_consent: c.sms_consent,
-    };
+    let input = CustomerInput::from(body.customer);
     let (id, customer) = state
         .customers
         .track_event(
