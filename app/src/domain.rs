@@ -7,6 +7,7 @@ pub mod label;
 pub mod message;
 pub mod password;
 pub mod role;
+pub mod segment_rule;
 pub mod sms;
 pub mod template;
 

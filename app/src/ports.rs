@@ -3,10 +3,12 @@
 //! implements and puts into the Leptos context.
 
 use crate::{
-    domain::{EmailAddress, Label, Password, Role},
+    domain::{segment_rule::Rule, EmailAddress, Label, Password, Role},
     dto::{
-        ApiKeyView, ConsentChange, CreatedApiKey, CurrentUser, CustomerInput, CustomerView,
-        EventView, UserView,
+        ApiKeyView, CampaignInput, CampaignView, ConsentChange, CreatedApiKey, CurrentUser,
+        CustomerInput, CustomerSegment, CustomerView, EventView, PromotionTierInput,
+        PromotionTierView, Publication, SegmentInput, SegmentMember, SegmentView, UserView,
+        VoucherPage, VoucherView,
     },
     error::AppError,
 };
@@ -113,11 +115,71 @@ pub trait Customers: Send + Sync + 'static {
     ) -> Result<CustomerView, AppError>;
 }
 
+#[async_trait]
+pub trait Segments: Send + Sync + 'static {
+    /// Every segment with its current member count, newest first.
+    async fn list(&self) -> Result<Vec<SegmentView>, AppError>;
+    async fn get(&self, id: &str) -> Result<SegmentView, AppError>;
+    /// Creates a segment and fills it (static: the given customers; auto-update: the rule).
+    async fn create(&self, input: SegmentInput) -> Result<SegmentView, AppError>;
+    /// Renames a segment and, for an auto-update one, replaces its rule (members who no
+    /// longer match leave, new matches enter).
+    async fn update(
+        &self,
+        id: &str,
+        name: &str,
+        filter: Option<serde_json::Value>,
+    ) -> Result<SegmentView, AppError>;
+    async fn delete(&self, id: &str) -> Result<(), AppError>;
+    /// How many customers match a rule right now (the rule builder's live count).
+    async fn count(&self, filter: &Rule) -> Result<u64, AppError>;
+    /// Current members, in customer id order.
+    async fn members(&self, id: &str, page: Page) -> Result<(Vec<SegmentMember>, bool), AppError>;
+    /// Adds customers (ids or source ids) to a static segment; answers with how many entered.
+    async fn add_members(&self, id: &str, customers: &[String]) -> Result<u64, AppError>;
+    async fn remove_member(&self, id: &str, customer_id: &str) -> Result<(), AppError>;
+    /// The segments a customer is in or has left.
+    async fn of_customer(&self, customer_id: &str) -> Result<Vec<CustomerSegment>, AppError>;
+}
+
+#[async_trait]
+pub trait Campaigns: Send + Sync + 'static {
+    async fn list(&self) -> Result<Vec<CampaignView>, AppError>;
+    async fn get(&self, id: &str) -> Result<CampaignView, AppError>;
+    /// Stores the campaign and starts generating its codes in the background.
+    async fn create(&self, input: CampaignInput) -> Result<CampaignView, AppError>;
+    /// Codes of a campaign matching `query` (code or holder), in generation order.
+    async fn vouchers(
+        &self,
+        campaign_id: &str,
+        query: &str,
+        page: Page,
+    ) -> Result<VoucherPage, AppError>;
+    /// The customer's code of the campaign: the same one on every call.
+    async fn publish(
+        &self,
+        campaign_id: &str,
+        customer: &str,
+        source_id: Option<String>,
+    ) -> Result<Publication, AppError>;
+    /// Marks a code redeemed; refused when unknown, expired, redeemed or someone else's.
+    async fn redeem(&self, code: &str, customer: Option<&str>) -> Result<VoucherView, AppError>;
+    /// Codes published to a customer, newest first.
+    async fn of_customer(&self, customer_id: &str) -> Result<Vec<VoucherView>, AppError>;
+    async fn promotion_tiers(&self) -> Result<Vec<PromotionTierView>, AppError>;
+    async fn create_promotion_tier(
+        &self,
+        input: PromotionTierInput,
+    ) -> Result<PromotionTierView, AppError>;
+}
+
 /// Everything server functions reach through the context.
 #[derive(Clone)]
 pub struct Ports {
     pub accounts: Arc<dyn Accounts>,
     pub customers: Arc<dyn Customers>,
+    pub segments: Arc<dyn Segments>,
+    pub campaigns: Arc<dyn Campaigns>,
     /// Set the `Secure` flag on cookies (the public URL is https).
     pub secure_cookies: bool,
     /// `CODECAST_PUBLIC_URL`: the base of links in messages (QR images).

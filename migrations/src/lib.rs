@@ -6,6 +6,7 @@ pub use sea_orm_migration::prelude::*;
 mod m20261125_000001_accounts;
 mod m20261125_000002_customers;
 mod m20261125_000003_events;
+mod m20261125_000004_audience_codes;
 
 pub struct Migrator;
 
@@ -16,6 +17,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261125_000001_accounts::Migration),
             Box::new(m20261125_000002_customers::Migration),
             Box::new(m20261125_000003_events::Migration),
+            Box::new(m20261125_000004_audience_codes::Migration),
         ]
     }
 }

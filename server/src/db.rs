@@ -2,11 +2,14 @@
 //! `&impl ConnectionTrait` so they run inside or outside a transaction alike.
 
 pub mod api_keys;
+pub mod campaigns;
 pub mod consent_changes;
 pub mod customers;
 pub mod events;
 pub mod instance;
 pub mod instance_settings;
+pub mod promotion_tiers;
+pub mod segments;
 pub mod sessions;
 pub mod users;
 

@@ -3,6 +3,7 @@
 
 pub mod api_auth;
 pub mod api_keys;
+pub mod campaigns;
 pub mod customer_import;
 pub mod customers;
 pub mod error;
@@ -11,6 +12,8 @@ pub mod extract;
 pub mod guards;
 pub mod health;
 pub mod openapi;
+pub mod qr;
+pub mod segments;
 pub mod templates;
 
 use crate::startup::AppState;
@@ -34,6 +37,35 @@ pub fn api_routes() -> Router<AppState> {
         )
         .route("/v1/customers/import", post(customer_import::import))
         .route("/v1/events", post(events::track))
+        .route("/v1/segments", get(segments::list).post(segments::create))
+        .route("/v1/segments/count", post(segments::count))
+        .route(
+            "/v1/segments/{id}",
+            get(segments::get)
+                .patch(segments::update)
+                .delete(segments::delete),
+        )
+        .route(
+            "/v1/segments/{id}/customers",
+            get(segments::members).post(segments::add_members),
+        )
+        .route(
+            "/v1/segments/{id}/customers/{customer}",
+            delete(segments::remove_member),
+        )
+        .route(
+            "/v1/campaigns",
+            get(campaigns::list).post(campaigns::create),
+        )
+        .route("/v1/campaigns/{id}", get(campaigns::get))
+        .route("/v1/campaigns/{id}/vouchers", get(campaigns::vouchers))
+        .route("/v1/publications", post(campaigns::publish))
+        .route("/v1/redemptions", post(campaigns::redeem))
+        .route(
+            "/v1/promotions/tiers",
+            get(campaigns::list_tiers).post(campaigns::create_tier),
+        )
+        .route("/q/{token}", get(qr::image))
         .route(
             "/app/customers/import",
             post(customer_import::import_from_ui),

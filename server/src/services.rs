@@ -1,9 +1,12 @@
 //! The server's implementations of the app's ports, also used by the REST API and the CLI.
 
 pub mod accounts;
+pub mod campaigns;
 pub mod codes;
 pub mod customers;
 pub mod login_throttle;
 pub mod phone;
+pub mod rule_sql;
 pub mod secret_box;
+pub mod segments;
 pub mod tokens;

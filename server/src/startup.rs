@@ -4,7 +4,10 @@ use crate::{
     configuration::Settings,
     db,
     http::{self, guards},
-    services::{accounts::AccountService, customers::CustomerService, secret_box::SecretBox},
+    services::{
+        accounts::AccountService, campaigns::CampaignService, customers::CustomerService,
+        secret_box::SecretBox, segments::SegmentService,
+    },
 };
 use app::{ports::Ports, shell, App};
 use axum::{
@@ -28,6 +31,8 @@ pub struct AppState {
     pub db: DatabaseConnection,
     pub accounts: Arc<AccountService>,
     pub customers: Arc<CustomerService>,
+    pub segments: Arc<SegmentService>,
+    pub campaigns: Arc<CampaignService>,
     pub secrets: SecretBox,
     pub ports: Ports,
 }
@@ -67,9 +72,13 @@ impl Application {
             .build();
         let accounts = AccountService::new(db.clone());
         let customers = CustomerService::new(db.clone());
+        let segments = SegmentService::new(db.clone());
+        let campaigns = CampaignService::new(db.clone(), settings.public_url.clone());
         let ports = Ports {
             accounts: accounts.clone(),
             customers: customers.clone(),
+            segments: segments.clone(),
+            campaigns: campaigns.clone(),
             secure_cookies: settings.secure_cookies(),
             public_url: settings.public_url.clone(),
         };
@@ -79,6 +88,8 @@ impl Application {
             db,
             accounts,
             customers,
+            segments,
+            campaigns,
             secrets,
             ports,
         };
@@ -100,6 +111,11 @@ impl Application {
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
         tracing::info!(addr = %self.listener.local_addr()?, "Codecast is listening");
+        // Background work lives as long as the runtime that serves.
+        self.state
+            .segments
+            .spawn_refresher(std::time::Duration::from_secs(60));
+        self.state.campaigns.resume_generation();
         axum::serve(
             self.listener,
             self.router

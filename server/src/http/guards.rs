@@ -18,6 +18,7 @@ fn is_machine_path(path: &str) -> bool {
     path.starts_with("/v1/")
         || path == "/v1"
         || path.starts_with("/webhooks/")
+        || path.starts_with("/q/")
         || path == "/healthz"
 }
 

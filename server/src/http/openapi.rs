@@ -10,10 +10,14 @@ use utoipa::{
     info(title = "Codecast API", description = "Customers, segments, campaigns and SMS distributions. Authenticate with `Authorization: Bearer <api key>`."),
     paths(super::health::health, super::api_keys::me, super::api_keys::list, super::api_keys::create, super::api_keys::revoke, super::templates::preview_template, super::customers::upsert, super::customers::get, super::customers::list, super::customers::delete,
         super::customer_import::import,
-        super::events::track),
+        super::events::track,
+        super::segments::create, super::segments::list, super::segments::get, super::segments::update, super::segments::delete,
+        super::segments::members, super::segments::add_members, super::segments::remove_member, super::segments::count,
+        super::campaigns::create, super::campaigns::list, super::campaigns::get, super::campaigns::vouchers,
+        super::campaigns::publish, super::campaigns::redeem, super::campaigns::create_tier, super::campaigns::list_tiers),
     components(schemas(super::error::ErrorBody, super::error::ErrorDetail)),
     modifiers(&BearerAuth),
-    tags((name = "account", description = "The caller and its API keys"), (name = "customers", description = "The people you send to"), (name = "events", description = "What customers do, as the shop reports it"), (name = "templates", description = "Message templates: render and count"), (name = "health"))
+    tags((name = "account", description = "The caller and its API keys"), (name = "customers", description = "The people you send to"), (name = "events", description = "What customers do, as the shop reports it"), (name = "segments", description = "Groups of customers: picked by hand or kept by a rule"), (name = "campaigns", description = "Unique codes, publication, redemption and promotion tiers"), (name = "templates", description = "Message templates: render and count"), (name = "health"))
 )]
 pub struct ApiDoc;
 
@@ -47,6 +51,11 @@ mod tests {
             "/v1/users/me",
             "/v1/api-keys",
             "/v1/api-keys/{id}",
+            "/v1/segments/{id}/customers",
+            "/v1/campaigns/{id}/vouchers",
+            "/v1/publications",
+            "/v1/redemptions",
+            "/v1/promotions/tiers",
         ] {
             assert!(doc["paths"].get(path).is_some(), "{path} missing");
         }

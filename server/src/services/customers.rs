@@ -1,6 +1,9 @@
 //! Customers and their SMS consent ledger.
 
-use super::phone::{is_known_country, PhoneNumber};
+use super::{
+    phone::{is_known_country, PhoneNumber},
+    segments,
+};
 use crate::{
     db::{self, consent_changes, customers, events, instance_settings},
     ids::{new_id, now_millis},
@@ -107,10 +110,23 @@ impl CustomerService {
         let txn = self.db.begin().await.map_err(internal)?;
         let mut batch = Vec::with_capacity(valid.len());
         let mut failed = false;
+        let mut touched = Vec::with_capacity(valid.len());
         for (row, input, checked) in &valid {
             match upsert_in(&txn, input, checked.clone(), "import", actor, now).await {
-                Ok((_, created)) => batch.push((*row, Ok(created))),
+                Ok((model, created)) => {
+                    touched.push(model.id);
+                    batch.push((*row, Ok(created)));
+                }
                 Err(_) => {
+                    failed = true;
+                    break;
+                }
+            }
+        }
+        if !failed {
+            for ids in touched.chunks(500) {
+                if let Err(e) = segments::refresh_customers(&txn, ids, now).await {
+                    tracing::warn!(error = %e, "segment refresh failed during import");
                     failed = true;
                     break;
                 }
@@ -309,8 +325,11 @@ impl Customers for CustomerService {
     ) -> Result<(CustomerView, bool), AppError> {
         let checked = check(&input, &self.stored_default_country().await?)?;
         let txn = self.db.begin().await.map_err(internal)?;
-        let (model, created) =
-            upsert_in(&txn, &input, checked, source, actor, now_millis()).await?;
+        let now = now_millis();
+        let (model, created) = upsert_in(&txn, &input, checked, source, actor, now).await?;
+        segments::refresh_customers(&txn, std::slice::from_ref(&model.id), now)
+            .await
+            .map_err(internal)?;
         txn.commit().await.map_err(internal)?;
         Ok((view(model), created))
     }
@@ -336,6 +355,9 @@ impl Customers for CustomerService {
         if previous != model.sms_consent {
             record_consent(&txn, &model, source, actor, now).await?;
         }
+        segments::refresh_customers(&txn, std::slice::from_ref(&model.id), now)
+            .await
+            .map_err(internal)?;
         txn.commit().await.map_err(internal)?;
         Ok(view(model))
     }
@@ -406,6 +428,9 @@ impl Customers for CustomerService {
         .insert(&txn)
         .await
         .map_err(internal)?;
+        segments::refresh_customers(&txn, std::slice::from_ref(&model.id), now)
+            .await
+            .map_err(internal)?;
         txn.commit().await.map_err(internal)?;
         Ok((id, view(model)))
     }
@@ -598,7 +623,7 @@ async fn record_consent(
     .map_err(internal)
 }
 
-fn view(m: customers::Model) -> CustomerView {
+pub(crate) fn view(m: customers::Model) -> CustomerView {
     let metadata = serde_json::from_str::<Map<String, Value>>(&m.metadata).unwrap_or_default();
     CustomerView {
         id: m.id,

@@ -4,8 +4,10 @@
 mod helpers;
 
 mod accounts;
+mod campaigns;
 mod cli;
 mod customer_import;
 mod customers;
 mod guards;
 mod rest;
+mod segments;

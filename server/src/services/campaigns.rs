@@ -1,0 +1,840 @@
+//! Unique-code campaigns, publication (one code per customer), redemption, QR tokens and
+//! cart-level promotion tiers.
+//!
+//! Uniqueness of codes is the database's job (`UNIQUE(code)` across all campaigns): the
+//! generator draws codes from a CSPRNG and inserts them with "ignore duplicates", and
+//! whatever a collision cost is drawn again. Publication claims the next free code with a
+//! single conditional UPDATE and records the holder under `UNIQUE(campaign, customer)`, so
+//! concurrent requests for one customer end with one code and the losers' claims roll back.
+
+use super::{codes::generate_codes, rule_sql::Sql, tokens::random_token};
+use crate::{
+    db::{self, campaigns, promotion_tiers},
+    ids::{new_id, now_millis},
+};
+use app::{
+    domain::{
+        code_pattern::{CodeConfig, CodeSpec},
+        template::qr_url,
+    },
+    dto::{
+        CampaignInput, CampaignView, Discount, PromotionTierInput, PromotionTierView, Publication,
+        VoucherPage, VoucherView,
+    },
+    error::AppError,
+    ports::{Campaigns, Page},
+};
+use async_trait::async_trait;
+use sea_orm::{
+    ActiveModelTrait, ConnectionTrait, DatabaseConnection, DbBackend, DbErr, EntityTrait,
+    QueryOrder, QueryResult, Set, TransactionTrait,
+};
+use std::{collections::BTreeMap, collections::HashSet, sync::Arc};
+
+/// Largest campaign accepted.
+pub const MAX_VOUCHERS: u64 = 10_000_000;
+/// Campaigns up to this size are generated before `create` answers; larger ones in the
+/// background, with progress in `generated`.
+pub const INLINE_GENERATION: u64 = 10_000;
+/// Codes drawn per round and inserted per statement.
+const ROUND: usize = 50_000;
+const CHUNK: usize = 10_000;
+/// QR tokens: 16 random bytes, URL-safe base64.
+const TOKEN_BYTES: usize = 16;
+const TOKEN_CHARS: usize = 22;
+
+pub struct CampaignService {
+    db: DatabaseConnection,
+    public_url: String,
+}
+
+impl CampaignService {
+    pub fn new(db: DatabaseConnection, public_url: String) -> Arc<Self> {
+        Arc::new(Self { db, public_url })
+    }
+
+    /// Finishes generating campaigns a previous process left half done.
+    pub fn resume_generation(self: &Arc<Self>) {
+        let this = self.clone();
+        tokio::spawn(async move {
+            let pending = campaigns::Entity::find()
+                .all(&this.db)
+                .await
+                .unwrap_or_default()
+                .into_iter()
+                .filter(|c| c.status == "generating");
+            for c in pending {
+                this.generate(&c.id).await;
+            }
+        });
+    }
+
+    async fn find(&self, id: &str) -> Result<campaigns::Model, AppError> {
+        campaigns::Entity::find_by_id(id.to_owned())
+            .one(&self.db)
+            .await
+            .map_err(internal)?
+            .ok_or_else(|| AppError::not_found(format!("No campaign has the id {id:?}.")))
+    }
+
+    /// Generates the missing codes of a campaign and marks it ready (or failed, with why).
+    pub async fn generate(&self, id: &str) {
+        if let Err(e) = self.fill(id).await {
+            let (message, log) = match &e {
+                AppError::Conflict { message } => (message.clone(), false),
+                other => (
+                    "Code generation failed; see the server log.".to_owned(),
+                    matches!(other, AppError::Internal { .. }),
+                ),
+            };
+            if log {
+                tracing::error!(campaign = id, error = %e, "code generation failed");
+            }
+            let _ = campaigns::ActiveModel {
+                id: Set(id.to_owned()),
+                status: Set("failed".into()),
+                failure: Set(Some(message)),
+                updated_at: Set(now_millis()),
+                ..Default::default()
+            }
+            .update(&self.db)
+            .await;
+        }
+    }
+
+    async fn fill(&self, id: &str) -> Result<(), AppError> {
+        let c = self.find(id).await?;
+        let config: CodeConfig = serde_json::from_str(&c.code_config)
+            .map_err(|e| AppError::internal_msg(&format!("stored code config unreadable: {e}")))?;
+        let spec = CodeSpec::parse(&config).map_err(|m| AppError::internal_msg(&m))?;
+        let mut generated = c.generated_count.max(0) as u64;
+        let target = c.vouchers_count.max(0) as u64;
+        let mut fruitless = 0;
+        while generated < target {
+            let want = ((target - generated) as usize).min(ROUND);
+            let mut codes = generate_codes(&spec, want, &HashSet::new());
+            // Sorted keys land next to each other in the unique index: far fewer page writes.
+            codes.sort_unstable();
+            let mut inserted_round = 0;
+            for chunk in codes.chunks(CHUNK) {
+                let txn = self.db.begin().await.map_err(internal)?;
+                let inserted = insert_codes(&txn, id, chunk).await.map_err(internal)?;
+                let mut q = Sql::new(txn.get_database_backend());
+                q.push("UPDATE campaigns SET generated_count = generated_count + ")
+                    .bind(inserted as i64)
+                    .push(" WHERE id = ")
+                    .bind(id.to_owned());
+                txn.execute(q.statement()).await.map_err(internal)?;
+                txn.commit().await.map_err(internal)?;
+                inserted_round += inserted;
+            }
+            generated += inserted_round;
+            if inserted_round == 0 {
+                fruitless += 1;
+                if fruitless >= 3 {
+                    return Err(AppError::conflict(format!(
+                        "The pattern ran out of unused codes after {generated} of {target}: \
+                         other campaigns hold the rest. Use a longer pattern."
+                    )));
+                }
+            }
+        }
+        campaigns::ActiveModel {
+            id: Set(id.to_owned()),
+            status: Set("ready".into()),
+            updated_at: Set(now_millis()),
+            ..Default::default()
+        }
+        .update(&self.db)
+        .await
+        .map_err(internal)?;
+        Ok(())
+    }
+
+    fn view(&self, c: campaigns::Model) -> CampaignView {
+        let config: serde_json::Value =
+            serde_json::from_str(&c.code_config).unwrap_or(serde_json::Value::Null);
+        let code_shape = serde_json::from_value::<CodeConfig>(config.clone())
+            .ok()
+            .map(|cfg| describe_shape(&cfg))
+            .unwrap_or_default();
+        CampaignView {
+            id: c.id,
+            name: c.name,
+            discount: Discount {
+                kind: c.discount_type,
+                percent_off: c.percent_off,
+                amount_off: c.amount_off,
+            },
+            code_shape,
+            code_config: config,
+            vouchers_count: c.vouchers_count.max(0) as u64,
+            generated: c.generated_count.max(0) as u64,
+            status: c.status,
+            failure: c.failure,
+            published: c.published_count.max(0) as u64,
+            redeemed: c.redeemed_count.max(0) as u64,
+            expiration_date: c.expiration_date,
+            validity_hours: c.validity_hours.map(|h| h as u32),
+            created_at: c.created_at,
+        }
+    }
+
+    fn voucher(&self, r: &QueryResult, now: i64) -> Result<VoucherView, DbErr> {
+        let published_at: Option<i64> = r.try_get("", "published_at")?;
+        let redeemed_at: Option<i64> = r.try_get("", "redeemed_at")?;
+        let expires_at: Option<i64> = r.try_get("", "expires_at")?;
+        let campaign_expiry: Option<i64> = r.try_get("", "expiration_date")?;
+        let token: Option<String> = r.try_get("", "token")?;
+        let name: Option<String> = r.try_get("", "customer_name")?;
+        let phone: Option<String> = r.try_get("", "customer_phone")?;
+        let customer_id: Option<String> = r.try_get("", "customer_id")?;
+        let expiry = expires_at.or(campaign_expiry);
+        let state = if redeemed_at.is_some() {
+            "redeemed"
+        } else if expiry.is_some_and(|e| e < now) {
+            "expired"
+        } else if published_at.is_some() {
+            "published"
+        } else {
+            "available"
+        };
+        let customer_label = customer_id.as_ref().map(|id| {
+            let who = name.clone().unwrap_or_else(|| id.clone());
+            match &phone {
+                Some(p) => format!("{who} · {}", app::dto::customer::mask_phone(p)),
+                None => who,
+            }
+        });
+        Ok(VoucherView {
+            code: r.try_get("", "code")?,
+            campaign_id: r.try_get("", "campaign_id")?,
+            state: state.into(),
+            customer_id,
+            customer_label,
+            published_at,
+            expires_at: expiry,
+            redeemed_at,
+            qr_url: token.map(|t| qr_url(&self.public_url, &t)),
+        })
+    }
+
+    async fn customer_id(&self, id_or_source_id: &str) -> Result<String, AppError> {
+        let mut q = Sql::new(self.db.get_database_backend());
+        q.push("SELECT id FROM customers WHERE id = ")
+            .bind(id_or_source_id.to_owned())
+            .push(" OR source_id = ")
+            .bind(id_or_source_id.to_owned())
+            .push(" ORDER BY CASE WHEN id = ")
+            .bind(id_or_source_id.to_owned())
+            .push(" THEN 0 ELSE 1 END LIMIT 1");
+        let row = self.db.query_one(q.statement()).await.map_err(internal)?;
+        row.and_then(|r| r.try_get::<String>("", "id").ok())
+            .ok_or_else(|| {
+                AppError::validation(
+                    "customer",
+                    format!("No customer has the id or source_id {id_or_source_id:?}."),
+                )
+            })
+    }
+
+    async fn existing_publication(
+        &self,
+        campaign_id: &str,
+        customer_id: &str,
+    ) -> Result<Option<Publication>, AppError> {
+        let mut q = Sql::new(self.db.get_database_backend());
+        q.push("SELECT v.code, p.published_at, p.expires_at, p.token FROM publications p JOIN vouchers v ON v.id = p.voucher_id WHERE p.campaign_id = ")
+            .bind(campaign_id.to_owned())
+            .push(" AND p.customer_id = ")
+            .bind(customer_id.to_owned());
+        let Some(r) = self.db.query_one(q.statement()).await.map_err(internal)? else {
+            return Ok(None);
+        };
+        let token: String = r.try_get("", "token").map_err(internal)?;
+        Ok(Some(Publication {
+            code: r.try_get("", "code").map_err(internal)?,
+            campaign_id: campaign_id.to_owned(),
+            customer_id: customer_id.to_owned(),
+            published_at: r.try_get("", "published_at").map_err(internal)?,
+            expires_at: r.try_get("", "expires_at").map_err(internal)?,
+            qr_url: qr_url(&self.public_url, &token),
+            created: false,
+        }))
+    }
+
+    /// The code behind a QR token, or `None` for anything unknown or malformed.
+    pub async fn code_for_token(&self, token: &str) -> Result<Option<String>, AppError> {
+        let well_formed = token.len() == TOKEN_CHARS
+            && token
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+        if !well_formed {
+            return Ok(None);
+        }
+        let mut q = Sql::new(self.db.get_database_backend());
+        q.push("SELECT v.code FROM publications p JOIN vouchers v ON v.id = p.voucher_id WHERE p.token = ")
+            .bind(token.to_owned());
+        let row = self.db.query_one(q.statement()).await.map_err(internal)?;
+        Ok(row.and_then(|r| r.try_get::<String>("", "code").ok()))
+    }
+
+    const VOUCHER_COLUMNS: &'static str = "v.id, v.code, v.campaign_id, v.published_at, v.redeemed_at, \
+        p.customer_id, p.expires_at, p.token, k.expiration_date, c.name AS customer_name, c.phone AS customer_phone \
+        FROM vouchers v JOIN campaigns k ON k.id = v.campaign_id \
+        LEFT JOIN publications p ON p.voucher_id = v.id LEFT JOIN customers c ON c.id = p.customer_id";
+}
+
+/// Inserts codes, skipping any that exist in any campaign; answers with how many went in.
+async fn insert_codes(
+    db: &impl ConnectionTrait,
+    campaign_id: &str,
+    codes: &[String],
+) -> Result<u64, DbErr> {
+    let json = serde_json::to_string(codes).unwrap_or_else(|_| "[]".into());
+    let mut q = Sql::new(db.get_database_backend());
+    if db.get_database_backend() == DbBackend::Postgres {
+        q.push("INSERT INTO vouchers (campaign_id, code) SELECT ")
+            .bind(campaign_id.to_owned())
+            .push(", jsonb_array_elements_text(CAST(")
+            .bind(json)
+            .push(" AS jsonb)) ON CONFLICT (code) DO NOTHING");
+    } else {
+        q.push("INSERT OR IGNORE INTO vouchers (campaign_id, code) SELECT ")
+            .bind(campaign_id.to_owned())
+            .push(", value FROM json_each(")
+            .bind(json)
+            .push(")");
+    }
+    Ok(db.execute(q.statement()).await?.rows_affected())
+}
+
+fn describe_shape(cfg: &CodeConfig) -> String {
+    let shape = match (&cfg.pattern, cfg.length) {
+        (Some(p), _) => format!(
+            "{}{}{}",
+            cfg.prefix.as_deref().unwrap_or_default(),
+            p,
+            cfg.postfix.as_deref().unwrap_or_default()
+        ),
+        (None, Some(n)) => format!(
+            "{}{} × {}{}",
+            cfg.prefix.as_deref().unwrap_or_default(),
+            n,
+            cfg.charset.as_deref().unwrap_or("alphanumeric"),
+            cfg.postfix.as_deref().unwrap_or_default()
+        ),
+        _ => String::new(),
+    };
+    match CodeSpec::parse(cfg) {
+        Ok(spec) => format!("{shape} ({} possible)", group_digits(spec.capacity())),
+        Err(_) => shape,
+    }
+}
+
+fn group_digits(n: u128) -> String {
+    let s = n.to_string();
+    if s.len() > 15 {
+        return format!("about 10^{}", s.len() - 1);
+    }
+    let mut out = String::new();
+    for (i, ch) in s.chars().enumerate() {
+        if i > 0 && (s.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(ch);
+    }
+    out
+}
+
+/// Checks a discount; `prefix` names the field ("voucher.discount").
+pub fn check_discount(
+    d: &Discount,
+    prefix: &str,
+    fields: &mut BTreeMap<String, String>,
+) -> (Option<f64>, Option<i64>) {
+    match d.kind.as_str() {
+        "PERCENT" => match d.percent_off {
+            Some(p) if p.is_finite() && p > 0.0 && p <= 100.0 => (Some(p), None),
+            _ => {
+                fields.insert(
+                    format!("{prefix}.percent_off"),
+                    "Give a percentage above 0 and at most 100.".into(),
+                );
+                (None, None)
+            }
+        },
+        "AMOUNT" => match d.amount_off {
+            Some(a) if (1..=1_000_000_000_000).contains(&a) => (None, Some(a)),
+            _ => {
+                fields.insert(
+                    format!("{prefix}.amount_off"),
+                    "Give the amount in the currency's minor unit (1000 = 10.00), above 0.".into(),
+                );
+                (None, None)
+            }
+        },
+        _ => {
+            fields.insert(format!("{prefix}.type"), "Use PERCENT or AMOUNT.".into());
+            (None, None)
+        }
+    }
+}
+
+fn check_text(
+    value: &str,
+    field: &str,
+    max: usize,
+    what: &str,
+    fields: &mut BTreeMap<String, String>,
+) -> String {
+    let v = value.trim();
+    if v.is_empty() || v.chars().count() > max {
+        fields.insert(field.into(), format!("{what} (1 to {max} characters)."));
+    }
+    v.to_owned()
+}
+
+#[async_trait]
+impl Campaigns for CampaignService {
+    async fn list(&self) -> Result<Vec<CampaignView>, AppError> {
+        let rows = campaigns::Entity::find()
+            .order_by_desc(campaigns::Column::Id)
+            .all(&self.db)
+            .await
+            .map_err(internal)?;
+        Ok(rows.into_iter().map(|c| self.view(c)).collect())
+    }
+
+    async fn get(&self, id: &str) -> Result<CampaignView, AppError> {
+        Ok(self.view(self.find(id).await?))
+    }
+
+    async fn create(&self, input: CampaignInput) -> Result<CampaignView, AppError> {
+        let mut fields = BTreeMap::new();
+        let name = check_text(&input.name, "name", 255, "Name the campaign", &mut fields);
+        let (percent_off, amount_off) =
+            check_discount(&input.discount, "voucher.discount", &mut fields);
+        let config = match serde_json::from_value::<CodeConfig>(input.code_config.clone()) {
+            Ok(c) => Some(c),
+            Err(e) => {
+                fields.insert(
+                    "voucher.code_config".into(),
+                    format!("Expected {{pattern}} or {{length, charset, prefix, postfix}}: {e}."),
+                );
+                None
+            }
+        };
+        let count = input.vouchers_count;
+        if count == 0 || count > MAX_VOUCHERS {
+            fields.insert(
+                "vouchers_count".into(),
+                format!("Give a number of codes from 1 to {MAX_VOUCHERS}."),
+            );
+        }
+        if let Some(cfg) = &config {
+            match CodeSpec::parse(cfg) {
+                Ok(spec) => {
+                    if let Err(why) = spec.check_count(count) {
+                        fields.insert("voucher.code_config".into(), why);
+                    }
+                }
+                Err(why) => {
+                    fields.insert("voucher.code_config".into(), why);
+                }
+            }
+        }
+        let now = now_millis();
+        if input.expiration_date.is_some_and(|e| e <= now) {
+            fields.insert(
+                "expiration_date".into(),
+                "The expiration date has passed; pick a later one.".into(),
+            );
+        }
+        if input
+            .validity_hours
+            .is_some_and(|h| h == 0 || h > 24 * 365 * 10)
+        {
+            fields.insert(
+                "validity_after_publication_hours".into(),
+                "Give 1 to 87,600 hours.".into(),
+            );
+        }
+        if !fields.is_empty() {
+            return Err(AppError::validation_fields(fields));
+        }
+        let model = campaigns::ActiveModel {
+            id: Set(new_id("camp")),
+            name: Set(name),
+            discount_type: Set(input.discount.kind.clone()),
+            percent_off: Set(percent_off),
+            amount_off: Set(amount_off),
+            code_config: Set(serde_json::to_string(&config).unwrap_or_default()),
+            vouchers_count: Set(count as i64),
+            generated_count: Set(0),
+            published_count: Set(0),
+            redeemed_count: Set(0),
+            status: Set("generating".into()),
+            failure: Set(None),
+            expiration_date: Set(input.expiration_date),
+            validity_hours: Set(input.validity_hours.map(i64::from)),
+            created_at: Set(now),
+            updated_at: Set(now),
+        }
+        .insert(&self.db)
+        .await
+        .map_err(internal)?;
+        let id = model.id.clone();
+        if count <= INLINE_GENERATION {
+            self.generate(&id).await;
+        } else {
+            let this = CampaignService::new(self.db.clone(), self.public_url.clone());
+            let spawned = id.clone();
+            tokio::spawn(async move { this.generate(&spawned).await });
+        }
+        self.get(&id).await
+    }
+
+    async fn vouchers(
+        &self,
+        campaign_id: &str,
+        query: &str,
+        page: Page,
+    ) -> Result<VoucherPage, AppError> {
+        self.find(campaign_id).await?;
+        let mut q = Sql::new(self.db.get_database_backend());
+        q.push("SELECT ")
+            .push(Self::VOUCHER_COLUMNS)
+            .push(" WHERE v.campaign_id = ")
+            .bind(campaign_id.to_owned());
+        let needle = query.trim().to_lowercase();
+        if !needle.is_empty() {
+            let pattern = format!(
+                "%{}%",
+                needle
+                    .replace('\\', "\\\\")
+                    .replace('%', "\\%")
+                    .replace('_', "\\_")
+            );
+            q.push(" AND (lower(v.code) LIKE ")
+                .bind(pattern.clone())
+                .push(" ESCAPE '\\' OR lower(c.name) LIKE ")
+                .bind(pattern.clone())
+                .push(" ESCAPE '\\' OR c.phone LIKE ")
+                .bind(pattern.clone())
+                .push(" ESCAPE '\\' OR p.customer_id = ")
+                .bind(query.trim().to_owned())
+                .push(")");
+        }
+        if let Some(after) = page
+            .starting_after
+            .as_deref()
+            .and_then(|a| a.parse::<i64>().ok())
+        {
+            q.push(" AND v.id > ").bind(after);
+        }
+        q.push(" ORDER BY v.id LIMIT ")
+            .bind((page.limit + 1) as i64);
+        let rows = self.db.query_all(q.statement()).await.map_err(internal)?;
+        let has_more = rows.len() as u64 > page.limit;
+        let now = now_millis();
+        let items = rows
+            .iter()
+            .take(page.limit as usize)
+            .map(|r| self.voucher(r, now))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(internal)?;
+        let next_after = rows
+            .get(items.len().saturating_sub(1))
+            .filter(|_| has_more)
+            .and_then(|r| r.try_get::<i64>("", "id").ok())
+            .map(|id| id.to_string());
+        Ok(VoucherPage {
+            items,
+            has_more,
+            next_after,
+        })
+    }
+
+    async fn publish(
+        &self,
+        campaign_id: &str,
+        customer: &str,
+        source_id: Option<String>,
+    ) -> Result<Publication, AppError> {
+        let campaign = self.find(campaign_id).await?;
+        let customer_id = self.customer_id(customer).await?;
+        if let Some(existing) = self.existing_publication(campaign_id, &customer_id).await? {
+            return Ok(existing);
+        }
+        let now = now_millis();
+        if campaign.expiration_date.is_some_and(|e| e <= now) {
+            return Err(AppError::conflict(
+                "This campaign has expired; its codes can no longer be published.",
+            ));
+        }
+        let expires_at = match (campaign.expiration_date, campaign.validity_hours) {
+            (Some(e), Some(h)) => Some(e.min(now + h * 3_600_000)),
+            (Some(e), None) => Some(e),
+            (None, Some(h)) => Some(now + h * 3_600_000),
+            (None, None) => None,
+        };
+        let backend = self.db.get_database_backend();
+        for _ in 0..64 {
+            let txn = self.db.begin().await.map_err(internal)?;
+            let mut q = Sql::new(backend);
+            q.push("UPDATE vouchers SET published_at = ")
+                .bind(now)
+                .push(" WHERE id = (SELECT id FROM vouchers WHERE campaign_id = ")
+                .bind(campaign_id.to_owned())
+                .push(" AND published_at IS NULL ORDER BY id LIMIT 1");
+            if backend == DbBackend::Postgres {
+                q.push(" FOR UPDATE SKIP LOCKED");
+            }
+            q.push(") AND published_at IS NULL RETURNING id, code");
+            let claimed = txn.query_one(q.statement()).await.map_err(internal)?;
+            let Some(claimed) = claimed else {
+                txn.rollback().await.map_err(internal)?;
+                if let Some(existing) = self.existing_publication(campaign_id, &customer_id).await?
+                {
+                    return Ok(existing);
+                }
+                let c = self.find(campaign_id).await?;
+                if c.published_count >= c.generated_count {
+                    let more = if c.status == "generating" {
+                        " More are being generated; try again in a moment."
+                    } else {
+                        ""
+                    };
+                    return Err(AppError::conflict(format!(
+                        "All {} codes of this campaign are published.{more}",
+                        c.generated_count
+                    )));
+                }
+                continue;
+            };
+            let voucher_id: i64 = claimed.try_get("", "id").map_err(internal)?;
+            let code: String = claimed.try_get("", "code").map_err(internal)?;
+            let token = random_token(TOKEN_BYTES);
+            let mut q = Sql::new(backend);
+            q.push("INSERT INTO publications (voucher_id, campaign_id, customer_id, source_id, token, published_at, expires_at) VALUES (")
+                .bind(voucher_id)
+                .push(", ")
+                .bind(campaign_id.to_owned())
+                .push(", ")
+                .bind(customer_id.clone())
+                .push(", ")
+                .bind(source_id.clone())
+                .push(", ")
+                .bind(token.clone())
+                .push(", ")
+                .bind(now)
+                .push(", ")
+                .bind(expires_at)
+                .push(")");
+            match txn.execute(q.statement()).await {
+                Ok(_) => {}
+                Err(e) if db::is_unique_violation(&e) => {
+                    // Someone published to this customer first: theirs stands, ours rolls back.
+                    txn.rollback().await.map_err(internal)?;
+                    match self.existing_publication(campaign_id, &customer_id).await? {
+                        Some(existing) => return Ok(existing),
+                        None => continue,
+                    }
+                }
+                Err(e) => return Err(internal(e)),
+            }
+            let mut q = Sql::new(backend);
+            q.push("UPDATE campaigns SET published_count = published_count + 1 WHERE id = ")
+                .bind(campaign_id.to_owned());
+            txn.execute(q.statement()).await.map_err(internal)?;
+            txn.commit().await.map_err(internal)?;
+            return Ok(Publication {
+                code,
+                campaign_id: campaign_id.to_owned(),
+                customer_id,
+                published_at: now,
+                expires_at,
+                qr_url: qr_url(&self.public_url, &token),
+                created: true,
+            });
+        }
+        Err(AppError::conflict(
+            "Too many publications are running at once; retry.",
+        ))
+    }
+
+    async fn redeem(&self, code: &str, customer: Option<&str>) -> Result<VoucherView, AppError> {
+        let code = code.trim();
+        if code.is_empty() {
+            return Err(AppError::validation("code", "Give the code to redeem."));
+        }
+        let mut q = Sql::new(self.db.get_database_backend());
+        q.push("SELECT ")
+            .push(Self::VOUCHER_COLUMNS)
+            .push(" WHERE v.code = ")
+            .bind(code.to_owned());
+        let now = now_millis();
+        let row = self
+            .db
+            .query_one(q.statement())
+            .await
+            .map_err(internal)?
+            .ok_or_else(|| AppError::not_found("No such code."))?;
+        let voucher = self.voucher(&row, now).map_err(internal)?;
+        let voucher_id: i64 = row.try_get("", "id").map_err(internal)?;
+        match voucher.state.as_str() {
+            "redeemed" => {
+                return Err(AppError::conflict(format!(
+                    "This code was already redeemed ({}).",
+                    rfc3339(voucher.redeemed_at.unwrap_or_default())
+                )))
+            }
+            "expired" => {
+                return Err(AppError::conflict(format!(
+                    "This code expired ({}).",
+                    rfc3339(voucher.expires_at.unwrap_or_default())
+                )))
+            }
+            "available" => {
+                return Err(AppError::conflict(
+                    "This code has not been published to anyone yet.",
+                ))
+            }
+            _ => {}
+        }
+        let redeemer = match customer.map(str::trim).filter(|c| !c.is_empty()) {
+            Some(c) => {
+                let id = self.customer_id(c).await?;
+                if voucher.customer_id.as_deref() != Some(id.as_str()) {
+                    return Err(AppError::conflict("This code belongs to another customer."));
+                }
+                Some(id)
+            }
+            None => voucher.customer_id.clone(),
+        };
+        let backend = self.db.get_database_backend();
+        let txn = self.db.begin().await.map_err(internal)?;
+        let mut q = Sql::new(backend);
+        q.push("UPDATE vouchers SET redeemed_at = ")
+            .bind(now)
+            .push(", redeemed_by = ")
+            .bind(redeemer)
+            .push(" WHERE id = ")
+            .bind(voucher_id)
+            .push(" AND redeemed_at IS NULL");
+        let done = txn.execute(q.statement()).await.map_err(internal)?;
+        if done.rows_affected() == 0 {
+            txn.rollback().await.map_err(internal)?;
+            return Err(AppError::conflict("This code was already redeemed."));
+        }
+        let mut q = Sql::new(backend);
+        q.push("UPDATE campaigns SET redeemed_count = redeemed_count + 1 WHERE id = ")
+            .bind(voucher.campaign_id.clone());
+        txn.execute(q.statement()).await.map_err(internal)?;
+        txn.commit().await.map_err(internal)?;
+        Ok(VoucherView {
+            state: "redeemed".into(),
+            redeemed_at: Some(now),
+            ..voucher
+        })
+    }
+
+    async fn of_customer(&self, customer_id: &str) -> Result<Vec<VoucherView>, AppError> {
+        let mut q = Sql::new(self.db.get_database_backend());
+        q.push("SELECT ")
+            .push(Self::VOUCHER_COLUMNS)
+            .push(" WHERE p.customer_id = ")
+            .bind(customer_id.to_owned())
+            .push(" ORDER BY p.published_at DESC LIMIT 100");
+        let now = now_millis();
+        let rows = self.db.query_all(q.statement()).await.map_err(internal)?;
+        rows.iter()
+            .map(|r| self.voucher(r, now))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(internal)
+    }
+
+    async fn promotion_tiers(&self) -> Result<Vec<PromotionTierView>, AppError> {
+        let rows = promotion_tiers::Entity::find()
+            .order_by_desc(promotion_tiers::Column::Id)
+            .all(&self.db)
+            .await
+            .map_err(internal)?;
+        Ok(rows.into_iter().map(tier_view).collect())
+    }
+
+    async fn create_promotion_tier(
+        &self,
+        input: PromotionTierInput,
+    ) -> Result<PromotionTierView, AppError> {
+        let mut fields = BTreeMap::new();
+        let name = check_text(&input.name, "name", 255, "Name the promotion", &mut fields);
+        let banner = check_text(
+            &input.banner,
+            "banner",
+            500,
+            "Write the banner text customers see",
+            &mut fields,
+        );
+        let (percent_off, amount_off) = check_discount(&input.discount, "discount", &mut fields);
+        if input.cart_total_gte.is_some_and(|t| t < 0) {
+            fields.insert(
+                "condition.cart_total_gte".into(),
+                "A cart total cannot be negative.".into(),
+            );
+        }
+        if !fields.is_empty() {
+            return Err(AppError::validation_fields(fields));
+        }
+        let model = promotion_tiers::ActiveModel {
+            id: Set(new_id("promo")),
+            name: Set(name),
+            banner: Set(banner),
+            discount_type: Set(input.discount.kind),
+            percent_off: Set(percent_off),
+            amount_off: Set(amount_off),
+            cart_total_gte: Set(input.cart_total_gte),
+            created_at: Set(now_millis()),
+        }
+        .insert(&self.db)
+        .await
+        .map_err(internal)?;
+        Ok(tier_view(model))
+    }
+}
+
+fn tier_view(m: promotion_tiers::Model) -> PromotionTierView {
+    PromotionTierView {
+        id: m.id,
+        name: m.name,
+        banner: m.banner,
+        discount: Discount {
+            kind: m.discount_type,
+            percent_off: m.percent_off,
+            amount_off: m.amount_off,
+        },
+        cart_total_gte: m.cart_total_gte,
+        created_at: m.created_at,
+    }
+}
+
+fn rfc3339(ms: i64) -> String {
+    chrono::DateTime::from_timestamp_millis(ms)
+        .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
+        .unwrap_or_default()
+}
+
+fn internal(err: DbErr) -> AppError {
+    AppError::internal(&err)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn capacities_read_with_separators() {
+        assert_eq!(super::group_digits(10_000), "10,000");
+        assert_eq!(super::group_digits(999), "999");
+        assert!(super::group_digits(u128::MAX).starts_with("about 10^"));
+    }
+}

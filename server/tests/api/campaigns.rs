@@ -1,0 +1,342 @@
+//! Campaigns, publication, redemption, QR images and promotion tiers.
+
+use crate::both_backends;
+use crate::helpers::TestApp;
+use reqwest::StatusCode;
+use sea_orm::{ConnectionTrait, Database, Statement};
+use serde_json::{json, Value};
+use std::collections::HashSet;
+
+async fn post(app: &TestApp, key: &str, path: &str, body: Value) -> (StatusCode, Value) {
+    let res = app
+        .new_client()
+        .post(app.url(path))
+        .bearer_auth(key)
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    let status = res.status();
+    (status, res.json().await.unwrap_or(Value::Null))
+}
+
+async fn get(app: &TestApp, key: &str, path: &str) -> Value {
+    app.new_client()
+        .get(app.url(path))
+        .bearer_auth(key)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap()
+}
+
+async fn campaign(app: &TestApp, key: &str, pattern: &str, count: u64) -> Value {
+    let (status, body) = post(app, key, "/v1/campaigns", json!({
+        "name": "Summer", "type": "DISCOUNT_COUPONS", "vouchers_count": count,
+        "voucher": {"discount": {"type": "PERCENT", "percent_off": 20}, "code_config": {"pattern": pattern}},
+        "validity_after_publication_hours": 48
+    })).await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    body
+}
+
+async fn customer(app: &TestApp, key: &str, source_id: &str) -> String {
+    let (status, body) = post(
+        app,
+        key,
+        "/v1/customers",
+        json!({"source_id": source_id, "name": source_id}),
+    )
+    .await;
+    assert!(status.is_success(), "{body}");
+    body["id"].as_str().unwrap().to_owned()
+}
+
+both_backends! {
+    async fn campaigns_generate_unique_codes_of_their_pattern(app: TestApp) {
+        app.with_admin().await;
+        let key = app.api_key("marketer").await;
+        let c = campaign(&app, &key, "SUMMER-####", 500).await;
+        assert_eq!(c["generation"]["status"], "ready");
+        assert_eq!(c["counts"], json!({"total": 500, "published": 0, "redeemed": 0}));
+        assert_eq!(c["code_shape"], "SUMMER-#### (10,000 possible)");
+        let id = c["id"].as_str().unwrap();
+        let mut codes = HashSet::new();
+        let mut after: Option<String> = None;
+        loop {
+            let path = match &after {
+                Some(a) => format!("/v1/campaigns/{id}/vouchers?limit=200&starting_after={a}"),
+                None => format!("/v1/campaigns/{id}/vouchers?limit=200"),
+            };
+            let page = get(&app, &key, &path).await;
+            for v in page["data"].as_array().unwrap() {
+                let code = v["code"].as_str().unwrap();
+                assert!(code.len() == 11 && code.starts_with("SUMMER-") && code[7..].chars().all(|c| c.is_ascii_digit()), "{code}");
+                assert_eq!(v["state"], "available");
+                assert!(codes.insert(code.to_owned()), "{code} repeated");
+            }
+            if page["has_more"] != true { break; }
+            after = page["next_starting_after"].as_str().map(str::to_owned);
+        }
+        assert_eq!(codes.len(), 500);
+
+        // A second campaign of the same shape never reuses a code (a constraint, not a check).
+        let other = campaign(&app, &key, "SUMMER-####", 1000).await;
+        let db = Database::connect(&app.database_url).await.unwrap();
+        let row = db.query_one(Statement::from_string(db.get_database_backend(),
+            "SELECT COUNT(*) AS n, COUNT(DISTINCT code) AS d FROM vouchers")).await.unwrap().unwrap();
+        assert_eq!(row.try_get::<i64>("", "n").unwrap(), 1500);
+        assert_eq!(row.try_get::<i64>("", "d").unwrap(), 1500);
+        let dup = db.execute(Statement::from_string(db.get_database_backend(),
+            format!("INSERT INTO vouchers (campaign_id, code) VALUES ('{}', '{}')", other["id"].as_str().unwrap(), codes.iter().next().unwrap()))).await;
+        assert!(dup.is_err(), "the database refuses a duplicate code");
+
+        // Too small a pattern is refused with the reason, and nothing is stored.
+        let (status, body) = post(&app, &key, "/v1/campaigns", json!({"name": "Tiny", "vouchers_count": 60,
+            "voucher": {"discount": {"type": "AMOUNT", "amount_off": 500}, "code_config": {"pattern": "X-##"}}})).await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+        assert!(body["error"]["fields"]["voucher.code_config"].as_str().unwrap().contains("100"), "{body}");
+        let (status, body) = post(&app, &key, "/v1/campaigns", json!({"name": " ", "vouchers_count": 0,
+            "voucher": {"discount": {"type": "PERCENT", "percent_off": 120}, "code_config": {"length": 8, "charset": "numbers"}},
+            "expiration_date": "2001-01-01"})).await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+        for f in ["name", "vouchers_count", "voucher.discount.percent_off", "expiration_date"] {
+            assert!(body["error"]["fields"][f].is_string(), "{f}: {body}");
+        }
+        assert_eq!(get(&app, &key, "/v1/campaigns").await["data"].as_array().unwrap().len(), 2);
+        db.close().await.ok();
+    }
+}
+
+both_backends! {
+    async fn large_campaigns_generate_in_the_background_with_progress(app: TestApp) {
+        app.with_admin().await;
+        let key = app.api_key("marketer").await;
+        let (status, c) = post(&app, &key, "/v1/campaigns", json!({"name": "Big", "vouchers_count": 60000,
+            "voucher": {"discount": {"type": "AMOUNT", "amount_off": 1000}, "code_config": {"length": 10, "charset": "alphanumeric", "prefix": "BIG-"}}})).await;
+        assert_eq!(status, StatusCode::CREATED);
+        assert_eq!(c["generation"]["status"], "generating", "answered before generating: {c}");
+        let id = c["id"].as_str().unwrap();
+        let mut seen_progress = Vec::new();
+        for _ in 0..600 {
+            let now = get(&app, &key, &format!("/v1/campaigns/{id}")).await;
+            seen_progress.push(now["generation"]["generated"].as_u64().unwrap());
+            if now["generation"]["status"] == "ready" { break; }
+            // The server keeps answering other requests meanwhile.
+            assert_eq!(app.new_client().get(app.url("/healthz")).send().await.unwrap().status(), 200);
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        assert_eq!(*seen_progress.last().unwrap(), 60000, "{seen_progress:?}");
+        assert!(seen_progress.windows(2).all(|w| w[0] <= w[1]));
+        let v = get(&app, &key, &format!("/v1/campaigns/{id}/vouchers?limit=1")).await;
+        let code = v["data"][0]["code"].as_str().unwrap();
+        assert!(code.starts_with("BIG-") && code.len() == 14);
+    }
+}
+
+both_backends! {
+    async fn publication_is_idempotent_even_under_concurrency(app: TestApp) {
+        app.with_admin().await;
+        let key = app.api_key("marketer").await;
+        let c = campaign(&app, &key, "P-????##", 100).await;
+        let id = c["id"].as_str().unwrap().to_owned();
+        let ana = customer(&app, &key, "ana").await;
+
+        let mut tasks = Vec::new();
+        for _ in 0..50 {
+            let client = app.new_client();
+            let url = app.url("/v1/publications");
+            let key = key.clone();
+            let id = id.clone();
+            tasks.push(tokio::spawn(async move {
+                let res = client.post(url).bearer_auth(key).json(&json!({"campaign": id, "customer": "ana"})).send().await.unwrap();
+                let status = res.status();
+                let body: Value = res.json().await.unwrap();
+                (status, body)
+            }));
+        }
+        let mut codes = HashSet::new();
+        let mut created = 0;
+        for t in tasks {
+            let (status, body) = t.await.unwrap();
+            assert!(status == StatusCode::CREATED || status == StatusCode::OK, "{status}: {body}");
+            if status == StatusCode::CREATED { created += 1; }
+            codes.insert(body["voucher"]["code"].as_str().unwrap().to_owned());
+            assert_eq!(body["voucher"]["customer"], ana.as_str());
+        }
+        assert_eq!(codes.len(), 1, "one customer, one code: {codes:?}");
+        assert_eq!(created, 1);
+        let after = get(&app, &key, &format!("/v1/campaigns/{id}")).await;
+        assert_eq!(after["counts"]["published"], 1);
+        let db = Database::connect(&app.database_url).await.unwrap();
+        let row = db.query_one(Statement::from_string(db.get_database_backend(),
+            "SELECT COUNT(*) AS n FROM vouchers WHERE published_at IS NOT NULL")).await.unwrap().unwrap();
+        assert_eq!(row.try_get::<i64>("", "n").unwrap(), 1, "the losers' claims rolled back");
+
+        // By source id, the same code again; the voucher list shows the holder.
+        let (status, again) = post(&app, &key, "/v1/publications", json!({"campaign": id, "customer": ana})).await;
+        assert_eq!(status, StatusCode::OK);
+        assert_eq!(again["voucher"]["code"].as_str().unwrap(), codes.iter().next().unwrap());
+        assert!(again["voucher"]["expiration_date"].is_string(), "48 hours after publication");
+        let code = again["voucher"]["code"].as_str().unwrap();
+        let found = get(&app, &key, &format!("/v1/campaigns/{id}/vouchers?q={code}")).await;
+        assert_eq!(found["data"][0]["customer"], ana.as_str());
+        assert_eq!(found["data"][0]["state"], "published");
+
+        let (status, body) = post(&app, &key, "/v1/publications", json!({"campaign": id, "customer": "nobody"})).await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+        let (status, _) = post(&app, &key, "/v1/publications", json!({"campaign": "camp_missing", "customer": "ana"})).await;
+        assert_eq!(status, StatusCode::NOT_FOUND);
+        db.close().await.ok();
+    }
+}
+
+both_backends! {
+    async fn an_exhausted_pool_is_a_clear_conflict(app: TestApp) {
+        app.with_admin().await;
+        let key = app.api_key("marketer").await;
+        let c = campaign(&app, &key, "E-#####", 3).await;
+        let id = c["id"].as_str().unwrap();
+        for who in ["a", "b", "c"] {
+            customer(&app, &key, who).await;
+            let (status, _) = post(&app, &key, "/v1/publications", json!({"campaign": id, "customer": who})).await;
+            assert_eq!(status, StatusCode::CREATED);
+        }
+        customer(&app, &key, "d").await;
+        let (status, body) = post(&app, &key, "/v1/publications", json!({"campaign": id, "customer": "d"})).await;
+        assert_eq!(status, StatusCode::CONFLICT);
+        assert_eq!(body["error"]["message"], "All 3 codes of this campaign are published.");
+        // Those who hold one still get theirs.
+        let (status, _) = post(&app, &key, "/v1/publications", json!({"campaign": id, "customer": "b"})).await;
+        assert_eq!(status, StatusCode::OK);
+    }
+}
+
+both_backends! {
+    async fn redemption_conflicts_are_refused_with_the_reason(app: TestApp) {
+        app.with_admin().await;
+        let key = app.api_key("marketer").await;
+        let c = campaign(&app, &key, "R-######", 10).await;
+        let id = c["id"].as_str().unwrap();
+        customer(&app, &key, "ana").await;
+        customer(&app, &key, "ben").await;
+        let (_, pa) = post(&app, &key, "/v1/publications", json!({"campaign": id, "customer": "ana"})).await;
+        let (_, pb) = post(&app, &key, "/v1/publications", json!({"campaign": id, "customer": "ben"})).await;
+        let code_a = pa["voucher"]["code"].as_str().unwrap();
+        let code_b = pb["voucher"]["code"].as_str().unwrap();
+
+        let (status, body) = post(&app, &key, "/v1/redemptions", json!({"code": code_a, "customer": "ben"})).await;
+        assert_eq!(status, StatusCode::CONFLICT);
+        assert_eq!(body["error"]["message"], "This code belongs to another customer.");
+        let (status, body) = post(&app, &key, "/v1/redemptions", json!({"code": code_a, "customer": "ana"})).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        assert_eq!(body["result"], "SUCCESS");
+        assert_eq!(body["voucher"]["state"], "redeemed");
+        let (status, body) = post(&app, &key, "/v1/redemptions", json!({"code": code_a})).await;
+        assert_eq!(status, StatusCode::CONFLICT);
+        assert!(body["error"]["message"].as_str().unwrap().starts_with("This code was already redeemed"));
+
+        // Concurrent redemptions of one code: exactly one wins.
+        let mut tasks = Vec::new();
+        for _ in 0..10 {
+            let client = app.new_client();
+            let url = app.url("/v1/redemptions");
+            let key = key.clone();
+            let code = code_b.to_owned();
+            tasks.push(tokio::spawn(async move {
+                client.post(url).bearer_auth(key).json(&json!({"code": code})).send().await.unwrap().status()
+            }));
+        }
+        let mut ok = 0;
+        for t in tasks {
+            match t.await.unwrap() {
+                StatusCode::OK => ok += 1,
+                StatusCode::CONFLICT => {}
+                other => panic!("unexpected {other}"),
+            }
+        }
+        assert_eq!(ok, 1);
+        assert_eq!(get(&app, &key, &format!("/v1/campaigns/{id}")).await["counts"]["redeemed"], 2);
+
+        // Expired and never-published codes, and unknown ones.
+        customer(&app, &key, "cai").await;
+        let (_, pc) = post(&app, &key, "/v1/publications", json!({"campaign": id, "customer": "cai"})).await;
+        let code_c = pc["voucher"]["code"].as_str().unwrap();
+        let db = Database::connect(&app.database_url).await.unwrap();
+        db.execute(Statement::from_string(db.get_database_backend(),
+            format!("UPDATE publications SET expires_at = 1000 WHERE voucher_id = (SELECT id FROM vouchers WHERE code = '{code_c}')"))).await.unwrap();
+        let (status, body) = post(&app, &key, "/v1/redemptions", json!({"code": code_c})).await;
+        assert_eq!(status, StatusCode::CONFLICT);
+        assert!(body["error"]["message"].as_str().unwrap().starts_with("This code expired"));
+        let free = get(&app, &key, &format!("/v1/campaigns/{id}/vouchers?limit=50")).await["data"].as_array().unwrap()
+            .iter().find(|v| v["state"] == "available").unwrap()["code"].as_str().unwrap().to_owned();
+        let (status, _) = post(&app, &key, "/v1/redemptions", json!({"code": free})).await;
+        assert_eq!(status, StatusCode::CONFLICT);
+        let (status, _) = post(&app, &key, "/v1/redemptions", json!({"code": "NOPE-0000"})).await;
+        assert_eq!(status, StatusCode::NOT_FOUND);
+        db.close().await.ok();
+    }
+}
+
+both_backends! {
+    async fn qr_images_need_the_exact_token_and_cache_well(app: TestApp) {
+        app.with_admin().await;
+        let key = app.api_key("marketer").await;
+        let c = campaign(&app, &key, "QR-####??", 5).await;
+        customer(&app, &key, "ana").await;
+        let (_, p) = post(&app, &key, "/v1/publications", json!({"campaign": c["id"], "customer": "ana"})).await;
+        let url = p["voucher"]["assets"]["qr"]["url"].as_str().unwrap().to_owned();
+        assert!(url.starts_with(&format!("{}/q/", app.address)), "{url}");
+        let token = url.rsplit('/').next().unwrap().to_owned();
+        assert_eq!(token.len(), 22);
+
+        // No login needed: the token is the credential.
+        let client = reqwest::Client::new();
+        let png = client.get(&url).send().await.unwrap();
+        assert_eq!(png.status(), 200);
+        assert_eq!(png.headers()["content-type"], "image/png");
+        assert!(png.headers()["cache-control"].to_str().unwrap().contains("immutable"));
+        let etag = png.headers()["etag"].clone();
+        let bytes = png.bytes().await.unwrap();
+        assert_eq!(&bytes[..8], b"\x89PNG\r\n\x1a\n");
+        let again = client.get(&url).header("if-none-match", etag).send().await.unwrap();
+        assert_eq!(again.status(), 304);
+        let svg = client.get(format!("{url}?format=svg")).send().await.unwrap();
+        assert_eq!(svg.headers()["content-type"], "image/svg+xml");
+        assert!(svg.text().await.unwrap().contains("<svg"));
+
+        // Forged, altered, malformed: one bare 404 that says nothing about codes.
+        let mut altered = token.clone().into_bytes();
+        altered[0] = if altered[0] == b'A' { b'B' } else { b'A' };
+        for bad in [String::from_utf8(altered).unwrap(), "A".repeat(22), "short".into(), format!("{token}x"), "..%2F..%2Fetc".into()] {
+            let res = client.get(app.url(&format!("/q/{bad}"))).send().await.unwrap();
+            assert_eq!(res.status(), 404, "{bad}");
+            assert_eq!(res.text().await.unwrap(), "Not found");
+        }
+        let res = client.get(format!("{url}?format=gif")).send().await.unwrap();
+        assert_eq!(res.status(), 404);
+    }
+}
+
+both_backends! {
+    async fn promotion_tiers_are_created_and_listed(app: TestApp) {
+        app.with_admin().await;
+        let key = app.api_key("marketer").await;
+        let (status, tier) = post(&app, &key, "/v1/promotions/tiers", json!({"name": "Spend 50, save 10",
+            "banner": "10.00 off orders over 50.00", "discount": {"type": "AMOUNT", "amount_off": 1000},
+            "condition": {"cart_total_gte": 5000}})).await;
+        assert_eq!(status, StatusCode::CREATED, "{tier}");
+        assert!(tier["id"].as_str().unwrap().starts_with("promo_"));
+        assert_eq!(tier["condition"]["cart_total_gte"], 5000);
+        let list = get(&app, &key, "/v1/promotions/tiers").await;
+        assert_eq!(list["data"][0]["name"], "Spend 50, save 10");
+        let (status, body) = post(&app, &key, "/v1/promotions/tiers", json!({"name": "", "banner": "",
+            "discount": {"type": "FREE"}, "condition": {"cart_total_gte": -1}})).await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+        for f in ["name", "banner", "discount.type", "condition.cart_total_gte"] {
+            assert!(body["error"]["fields"][f].is_string(), "{f}: {body}");
+        }
+    }
+}
