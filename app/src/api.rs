@@ -3,7 +3,9 @@
 
 pub mod api_keys;
 pub mod auth;
+pub mod campaigns;
 pub mod customers;
+pub mod segments;
 pub mod templates;
 pub mod users;
 

@@ -2,7 +2,13 @@
 //!
 //! - `template`: parse + render + count of the 1,600-character, ten-tag benchmark template
 //!   (the work the editor does per keystroke and the sender per message).
-//! - `codes [count]`: draws 1,000,000 unique codes (pattern `SUMMER-????####`) in memory.
+//! - `codes [count] [postgres]`: draws 1,000,000 unique codes (pattern `SUMMER-????####`) in
+//!   memory, then creates a campaign of that many codes and times it until every code is
+//!   stored (generation runs in the background, as in production).
+//! - `segments [customers] [postgres]`: fills a fresh database with 1,000,000 customers (and
+//!   events for a fifth of them), then times: saving an auto-update segment (it is
+//!   materialised), reading its count, live counts of unsaved rules (the rule builder), and a
+//!   customer upsert that re-checks every auto-update segment.
 //! - `import [rows] [postgres]`: streams a generated CSV of customers (100,000 rows by default)
 //!   through `POST /v1/customers/import` of an in-process server on a fresh database, and
 //!   prints the time and the process's peak memory.
@@ -19,13 +25,15 @@ fn main() {
         "template" => template(),
         "import" => import(),
         "codes" => codes(),
+        "segments" => segments(),
         "all" => {
             template();
             codes();
             import();
+            segments();
         }
         other => {
-            eprintln!("unknown benchmark {other:?}; try: template, codes, import");
+            eprintln!("unknown benchmark {other:?}; try: template, codes, import, segments");
             std::process::exit(2);
         }
     }
@@ -90,40 +98,8 @@ fn import() {
     let postgres = std::env::args().nth(3).is_some_and(|a| a == "postgres");
     let runtime = tokio::runtime::Runtime::new().expect("runtime");
     runtime.block_on(async move {
-        use app::{domain::{Label, Role}, ports::Accounts};
-        use sea_orm::{ConnectionTrait, Database};
-        use server::{configuration::Settings, startup::Application};
-
-        let dir = std::env::temp_dir().join(format!("codecast-bench-{}", ulid::Ulid::new()));
-        std::fs::create_dir_all(&dir).expect("temp dir");
-        let (url, pg) = if postgres {
-            let name = format!("codecast_bench_{}", ulid::Ulid::new().to_string().to_lowercase());
-            let admin = Database::connect("postgres://postgres@127.0.0.1:5432/postgres").await.expect("PostgreSQL");
-            admin.execute_unprepared(&format!("CREATE DATABASE \"{name}\"")).await.expect("create database");
-            (format!("postgres://postgres@127.0.0.1:5432/{name}"), Some((admin, name)))
-        } else {
-            (format!("sqlite://{}?mode=rwc", dir.join("bench.db").display()), None)
-        };
-        let data_dir = dir.display().to_string();
-        let db_url = url.clone();
-        let settings = Settings::from_lookup(|k| match k {
-            "CODECAST_ADDR" => Some("127.0.0.1:0".into()),
-            "CODECAST_DATA_DIR" => Some(data_dir.clone()),
-            "DATABASE_URL" => Some(db_url.clone()),
-            "CODECAST_LOG" => Some("error".into()),
-            _ => None,
-        })
-        .expect("settings");
-        let app = Application::build(settings).await.expect("app");
-        let base = format!("http://127.0.0.1:{}", app.port());
-        let key = app
-            .state
-            .accounts
-            .create_api_key(Label::parse("bench").expect("label"), Role::Marketer, None)
-            .await
-            .expect("key")
-            .secret;
-        tokio::spawn(app.run_until(std::future::pending()));
+        let bench = BenchApp::start(postgres).await;
+        let (base, key) = (bench.base.clone(), bench.key.clone());
 
         let before = peak_rss_kib();
         // The CSV is generated as it is sent: neither side ever holds the whole file.
@@ -153,7 +129,7 @@ fn import() {
         let elapsed = started.elapsed();
         println!(
             "import ({}): {rows} rows in {:.2} s ({:.0} rows/s), HTTP {status}, created {}, rejected {}; peak RSS {} MiB before, {} MiB after",
-            if postgres { "PostgreSQL" } else { "SQLite" },
+            bench.backend_name(),
             elapsed.as_secs_f64(),
             rows as f64 / elapsed.as_secs_f64(),
             body["created"],
@@ -161,11 +137,99 @@ fn import() {
             before / 1024,
             peak_rss_kib() / 1024,
         );
-        if let Some((admin, name)) = pg {
-            let _ = admin.execute_unprepared(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)")).await;
-        }
-        let _ = std::fs::remove_dir_all(&dir);
+        bench.finish().await;
     });
+}
+
+/// An in-process server on a fresh SQLite file or PostgreSQL database, with a marketer key.
+struct BenchApp {
+    base: String,
+    key: String,
+    state: server::startup::AppState,
+    dir: std::path::PathBuf,
+    pg: Option<(sea_orm::DatabaseConnection, String)>,
+}
+
+impl BenchApp {
+    async fn start(postgres: bool) -> Self {
+        use app::{
+            domain::{Label, Role},
+            ports::Accounts,
+        };
+        use sea_orm::{ConnectionTrait, Database};
+        use server::{configuration::Settings, startup::Application};
+
+        let dir = std::env::temp_dir().join(format!("codecast-bench-{}", ulid::Ulid::new()));
+        std::fs::create_dir_all(&dir).expect("temp dir");
+        let (url, pg) = if postgres {
+            let name = format!(
+                "codecast_bench_{}",
+                ulid::Ulid::new().to_string().to_lowercase()
+            );
+            let admin = Database::connect("postgres://postgres@127.0.0.1:5432/postgres")
+                .await
+                .expect("PostgreSQL");
+            admin
+                .execute_unprepared(&format!("CREATE DATABASE \"{name}\""))
+                .await
+                .expect("create database");
+            (
+                format!("postgres://postgres@127.0.0.1:5432/{name}"),
+                Some((admin, name)),
+            )
+        } else {
+            (
+                format!("sqlite://{}?mode=rwc", dir.join("bench.db").display()),
+                None,
+            )
+        };
+        let data_dir = dir.display().to_string();
+        let db_url = url.clone();
+        let settings = Settings::from_lookup(|k| match k {
+            "CODECAST_ADDR" => Some("127.0.0.1:0".into()),
+            "CODECAST_DATA_DIR" => Some(data_dir.clone()),
+            "DATABASE_URL" => Some(db_url.clone()),
+            "CODECAST_LOG" => Some("error".into()),
+            _ => None,
+        })
+        .expect("settings");
+        let app = Application::build(settings).await.expect("app");
+        let base = format!("http://127.0.0.1:{}", app.port());
+        let key = app
+            .state
+            .accounts
+            .create_api_key(Label::parse("bench").expect("label"), Role::Marketer, None)
+            .await
+            .expect("key")
+            .secret;
+        let state = app.state.clone();
+        tokio::spawn(app.run_until(std::future::pending()));
+        Self {
+            base,
+            key,
+            state,
+            dir,
+            pg,
+        }
+    }
+
+    fn backend_name(&self) -> &'static str {
+        if self.pg.is_some() {
+            "PostgreSQL"
+        } else {
+            "SQLite"
+        }
+    }
+
+    async fn finish(self) {
+        use sea_orm::ConnectionTrait;
+        if let Some((admin, name)) = self.pg {
+            let _ = admin
+                .execute_unprepared(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"))
+                .await;
+        }
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
 }
 
 /// The process's peak resident memory (VmHWM), in KiB; 0 where /proc is missing.
@@ -192,6 +256,7 @@ fn codes() {
     })
     .expect("pattern");
     spec.check_count(count as u64).expect("count fits");
+    let postgres = std::env::args().nth(3).is_some_and(|a| a == "postgres");
     for round in 1..=3 {
         let started = Instant::now();
         let codes = server::services::codes::generate_codes(&spec, count, &Default::default());
@@ -201,4 +266,167 @@ fn codes() {
             started.elapsed().as_secs_f64()
         );
     }
+
+    let runtime = tokio::runtime::Runtime::new().expect("runtime");
+    runtime.block_on(async move {
+        use app::{dto::{CampaignInput, Discount}, ports::Campaigns};
+        let bench = BenchApp::start(postgres).await;
+        let campaigns = bench.state.campaigns.clone();
+        for (round, pattern) in [(1, "SUMMER-????####"), (2, "AUTUMN-????####")] {
+            let started = Instant::now();
+            let created = campaigns
+                .create(CampaignInput {
+                    name: format!("Bench {round}"),
+                    discount: Discount { kind: "PERCENT".into(), percent_off: Some(10.0), amount_off: None },
+                    code_config: serde_json::json!({ "pattern": pattern }),
+                    vouchers_count: count as u64,
+                    expiration_date: None,
+                    validity_hours: None,
+                })
+                .await
+                .expect("campaign");
+            let answered = started.elapsed();
+            let done = loop {
+                let c = campaigns.get(&created.id).await.expect("campaign");
+                if c.status != "generating" {
+                    break c;
+                }
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            };
+            let elapsed = started.elapsed();
+            println!(
+                "codes stored ({}, campaign {round}, {} codes already in the table): {} codes in {:.2} s ({:.0} codes/s); create answered in {} ms; status {}",
+                bench.backend_name(),
+                (round - 1) * count,
+                done.generated,
+                elapsed.as_secs_f64(),
+                done.generated as f64 / elapsed.as_secs_f64(),
+                answered.as_millis(),
+                done.status
+            );
+        }
+        bench.finish().await;
+    });
+}
+
+/// Inserts `n` customers (a third each gold, silver, bronze; orders 0-49; four cities) and a
+/// `cart_abandoned` event in the last 60 days for every fifth, set-based.
+async fn fill_customers(db: &sea_orm::DatabaseConnection, n: u64) {
+    use sea_orm::{ConnectionTrait, DbBackend};
+    let now = chrono::Utc::now().timestamp_millis();
+    let series = match db.get_database_backend() {
+        DbBackend::Postgres => format!("SELECT i FROM generate_series(0, {}) AS s(i)", n - 1),
+        _ => format!("WITH RECURSIVE s(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM s WHERE i < {}) SELECT i FROM s", n - 1),
+    };
+    let customers = format!(
+        "INSERT INTO customers (id, source_id, name, email, phone, timezone, metadata, sms_consent, created_at, updated_at) \
+         SELECT 'cust_' || lpad_i, 'src' || lpad_i, 'Customer ' || lpad_i, NULL, '+1415' || lpad_i, NULL, \
+           '{{\"tier\":\"' || CASE i % 3 WHEN 0 THEN 'gold' WHEN 1 THEN 'silver' ELSE 'bronze' END || \
+           '\",\"orders\":' || (i % 50) || ',\"city\":\"' || CASE i % 4 WHEN 0 THEN 'Madrid' WHEN 1 THEN 'Paris' WHEN 2 THEN 'Berlin' ELSE 'Rome' END || '\"}}', \
+           CASE WHEN i % 10 = 0 THEN 'opted_out' ELSE 'opted_in' END, {now}, {now} \
+         FROM (SELECT i, {pad} AS lpad_i FROM ({series}) AS g) AS t",
+        pad = match db.get_database_backend() {
+            DbBackend::Postgres => "lpad(i::text, 7, '0')",
+            _ => "substr('0000000' || i, -7, 7)",
+        }
+    );
+    db.execute_unprepared(&customers).await.expect("customers");
+    let events = format!(
+        "INSERT INTO events (id, customer_id, name, metadata, created_at) \
+         SELECT 'evt_' || lpad_i, 'cust_' || lpad_i, 'cart_abandoned', '{{}}', {now} - (i % 60) * CAST(86400000 AS BIGINT) \
+         FROM (SELECT i, {pad} AS lpad_i FROM ({series}) AS g WHERE i % 5 = 0) AS t",
+        pad = match db.get_database_backend() {
+            DbBackend::Postgres => "lpad(i::text, 7, '0')",
+            _ => "substr('0000000' || i, -7, 7)",
+        }
+    );
+    db.execute_unprepared(&events).await.expect("events");
+    db.execute_unprepared("ANALYZE").await.expect("analyze");
+}
+
+fn segments() {
+    let customers: u64 = std::env::args()
+        .nth(2)
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(1_000_000);
+    let postgres = std::env::args().nth(3).is_some_and(|a| a == "postgres");
+    let runtime = tokio::runtime::Runtime::new().expect("runtime");
+    runtime.block_on(async move {
+        use app::{domain::segment_rule::Rule, dto::{CustomerInput, SegmentInput}, ports::{Customers, Segments}};
+        let bench = BenchApp::start(postgres).await;
+        let name = bench.backend_name();
+        let started = Instant::now();
+        fill_customers(&bench.state.db, customers).await;
+        println!("segments ({name}): {customers} customers and {} events inserted in {:.1} s", customers / 5, started.elapsed().as_secs_f64());
+        let segments = bench.state.segments.clone();
+        let rule_json = serde_json::json!({"all": [
+            {"field": "customer.metadata.tier", "op": "eq", "value": "gold"},
+            {"event": "cart_abandoned", "op": "performed", "within_days": 30}
+        ]});
+        let started = Instant::now();
+        let saved = segments
+            .create(SegmentInput { name: "Gold cart abandoners".into(), kind: "auto-update".into(), filter: Some(rule_json.clone()), customers: vec![] })
+            .await
+            .expect("segment");
+        println!("  save an auto-update segment (materialise {} members): {:.0} ms", saved.customers_count, started.elapsed().as_secs_f64() * 1e3);
+        let big = segments
+            .create(SegmentInput { name: "Not opted out".into(), kind: "auto-update".into(),
+                filter: Some(serde_json::json!({"field": "customer.sms_consent", "op": "ne", "value": "opted_out"})), customers: vec![] })
+            .await
+            .expect("segment");
+        for (label, id) in [("count a saved auto-update segment", &saved.id), ("count a saved auto-update segment of 900k", &big.id)] {
+            let mut samples = Vec::new();
+            let mut count = 0;
+            for _ in 0..20 {
+                let t = Instant::now();
+                count = segments.get(id).await.expect("get").customers_count;
+                samples.push(t.elapsed());
+            }
+            print_samples(&format!("{label} ({count} members)"), &mut samples);
+        }
+        let rules = [
+            ("metadata.tier eq gold", serde_json::json!({"field": "customer.metadata.tier", "op": "eq", "value": "gold"})),
+            ("metadata.orders gte 25", serde_json::json!({"field": "customer.metadata.orders", "op": "gte", "value": 25})),
+            ("name contains \"99\"", serde_json::json!({"field": "customer.name", "op": "contains", "value": "99"})),
+            ("cart_abandoned within 30 days", serde_json::json!({"event": "cart_abandoned", "op": "performed", "within_days": 30})),
+            ("tier gold and cart_abandoned within 30 days", rule_json.clone()),
+        ];
+        for (label, rule) in rules {
+            let rule = Rule::parse(&rule, "filter").expect("rule");
+            let mut samples = Vec::new();
+            let mut count = 0;
+            for _ in 0..5 {
+                let t = Instant::now();
+                count = segments.count(&rule).await.expect("count");
+                samples.push(t.elapsed());
+            }
+            print_samples(&format!("live count of an unsaved rule: {label} ({count} match)"), &mut samples);
+        }
+        let customers_port = bench.state.customers.clone();
+        let mut samples = Vec::new();
+        for i in 0..50 {
+            let t = Instant::now();
+            let mut metadata = serde_json::Map::new();
+            metadata.insert("tier".into(), serde_json::json!(if i % 2 == 0 { "gold" } else { "silver" }));
+            customers_port
+                .upsert(CustomerInput { source_id: Some(format!("src{:07}", i * 3)), metadata: Some(metadata), ..Default::default() }, "api", "bench")
+                .await
+                .expect("upsert");
+            samples.push(t.elapsed());
+        }
+        print_samples("customer upsert re-checking 2 auto-update segments", &mut samples);
+        bench.finish().await;
+    });
+}
+
+fn print_samples(label: &str, samples: &mut [Duration]) {
+    samples.sort();
+    let mean = samples.iter().sum::<Duration>() / samples.len() as u32;
+    println!(
+        "  {label}: mean {:.1} ms, p50 {:.1} ms, max {:.1} ms over {} runs",
+        mean.as_secs_f64() * 1e3,
+        samples[samples.len() / 2].as_secs_f64() * 1e3,
+        samples[samples.len() - 1].as_secs_f64() * 1e3,
+        samples.len()
+    );
 }

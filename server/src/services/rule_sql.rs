@@ -15,6 +15,7 @@ pub struct Sql {
     backend: DbBackend,
     text: String,
     values: Vec<DbValue>,
+    probe: bool,
 }
 
 impl Sql {
@@ -23,7 +24,16 @@ impl Sql {
             backend,
             text: String::with_capacity(256),
             values: Vec::new(),
+            probe: false,
         }
+    }
+
+    /// Event conditions as per-customer index probes (`EXISTS … WHERE customer_id = c.id`)
+    /// instead of one set built from all matching events: right when a few known customers
+    /// are re-checked, wrong for a scan of every customer.
+    pub fn probing(mut self) -> Self {
+        self.probe = true;
+        self
     }
 
     pub fn push(&mut self, sql: &str) -> &mut Self {
@@ -89,6 +99,27 @@ impl Sql {
     }
 
     fn event(&mut self, e: &EventRule, now: i64) {
+        let min = e.min_count.unwrap_or(1);
+        if self.probe {
+            self.push(if e.performed { "(" } else { "(NOT " });
+            self.push(if min > 1 {
+                "(SELECT COUNT(*) FROM events e"
+            } else {
+                "EXISTS (SELECT 1 FROM events e"
+            });
+            self.push(" WHERE e.customer_id = c.id AND e.name = ");
+            self.bind(e.event.clone());
+            if let Some(days) = e.within_days {
+                self.push(" AND e.created_at >= ");
+                self.bind(now - i64::from(days) * 86_400_000);
+            }
+            self.push(")");
+            if min > 1 {
+                self.push(" >= ").bind(i64::from(min));
+            }
+            self.push(")");
+            return;
+        }
         self.push(if e.performed {
             "(c.id IN ("
         } else {
@@ -100,7 +131,6 @@ impl Sql {
             self.push(" AND e.created_at >= ");
             self.bind(now - i64::from(days) * 86_400_000);
         }
-        let min = e.min_count.unwrap_or(1);
         if min > 1 {
             self.push(" GROUP BY e.customer_id HAVING COUNT(*) >= ");
             self.bind(i64::from(min));

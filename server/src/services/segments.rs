@@ -209,6 +209,14 @@ pub async fn reconcile(
     now: i64,
 ) -> Result<u64, DbErr> {
     let backend = db.get_database_backend();
+    let new_sql = || {
+        let q = Sql::new(backend);
+        if only.is_some() {
+            q.probing()
+        } else {
+            q
+        }
+    };
     let matching = |q: &mut Sql| {
         q.push("SELECT c.id FROM customers c WHERE ")
             .rule(rule, now);
@@ -226,7 +234,7 @@ pub async fn reconcile(
         }
     };
     // Leave: current members that no longer match.
-    let mut q = Sql::new(backend);
+    let mut q = new_sql();
     q.push("UPDATE segment_members SET left_at = ")
         .bind(now)
         .push(" WHERE segment_id = ")
@@ -238,7 +246,7 @@ pub async fn reconcile(
     q.push(")");
     db.execute(q.statement()).await?;
     // Re-enter: former members that match again.
-    let mut q = Sql::new(backend);
+    let mut q = new_sql();
     q.push("UPDATE segment_members SET entered_at = ")
         .bind(now)
         .push(", left_at = NULL WHERE segment_id = ")
@@ -250,7 +258,7 @@ pub async fn reconcile(
     q.push(")");
     let reentered = db.execute(q.statement()).await?.rows_affected();
     // Enter: matches never seen before.
-    let mut q = Sql::new(backend);
+    let mut q = new_sql();
     q.push("INSERT INTO segment_members (segment_id, customer_id, entered_at) SELECT ")
         .bind(segment_id.to_owned())
         .push(", c.id, ")

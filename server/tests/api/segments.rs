@@ -122,6 +122,7 @@ both_backends! {
             // Wildcards in values are literal.
             (f("customer.name", "contains", json!("%")), vec![]),
         ];
+        let mut saved = Vec::new();
         for (rule, expected) in cases {
             let (status, count) = post(&app, &key, "/v1/segments/count", json!({"filter": rule})).await;
             assert_eq!(status, StatusCode::OK, "{rule}: {count}");
@@ -130,6 +131,16 @@ both_backends! {
             assert_eq!(status, StatusCode::CREATED, "{seg}");
             assert_eq!(seg["customers_count"], expected.len(), "segment of {rule}");
             assert_eq!(members(&app, &key, seg["id"].as_str().unwrap()).await, expected, "members of {rule}");
+            saved.push((seg["id"].as_str().unwrap().to_owned(), rule, expected));
+        }
+        // Writing a customer re-checks every segment for that customer alone (index probes
+        // instead of a scan): the answer must be the same for every operator.
+        for who in ["ana", "ben", "cai", "dee"] {
+            let (status, _) = post(&app, &key, "/v1/customers", json!({"source_id": who})).await;
+            assert_eq!(status, StatusCode::OK);
+        }
+        for (id, rule, expected) in saved {
+            assert_eq!(members(&app, &key, &id).await, expected, "after re-checking {rule}");
         }
     }
 }
