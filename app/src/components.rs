@@ -5,5 +5,6 @@ pub mod csv_import;
 pub mod empty_state;
 pub mod form;
 pub mod navigation;
+pub mod rule_builder;
 pub mod template_editor;
 pub mod time;

@@ -18,10 +18,10 @@ use leptos_router::{
     path, SsrMode,
 };
 use pages::{
-    campaigns::CampaignsPage, customer::CustomerPage, customers::CustomersPage,
-    distributions::DistributionsPage, integrations::IntegrationsPage, login::LoginPage,
-    not_found::NotFoundPage, preview::PreviewPage, segments::SegmentsPage, settings::SettingsPage,
-    setup::SetupPage, shell::AppShell,
+    campaign::CampaignPage, campaigns::CampaignsPage, customer::CustomerPage,
+    customers::CustomersPage, distributions::DistributionsPage, integrations::IntegrationsPage,
+    login::LoginPage, not_found::NotFoundPage, preview::PreviewPage, segment::SegmentPage,
+    segments::SegmentsPage, settings::SettingsPage, setup::SetupPage, shell::AppShell,
 };
 
 /// The HTML document around the app, rendered on the server.
@@ -60,9 +60,11 @@ pub fn App() -> impl IntoView {
                 <ParentRoute path=path!("") view=AppShell ssr=SsrMode::InOrder>
                     <Route path=path!("/distributions") view=DistributionsPage ssr=SsrMode::InOrder/>
                     <Route path=path!("/campaigns") view=CampaignsPage ssr=SsrMode::InOrder/>
+                    <Route path=path!("/campaigns/:id") view=CampaignPage ssr=SsrMode::InOrder/>
                     <Route path=path!("/customers") view=CustomersPage ssr=SsrMode::InOrder/>
                     <Route path=path!("/customers/:id") view=CustomerPage ssr=SsrMode::InOrder/>
                     <Route path=path!("/segments") view=SegmentsPage ssr=SsrMode::InOrder/>
+                    <Route path=path!("/segments/:id") view=SegmentPage ssr=SsrMode::InOrder/>
                     <Route path=path!("/preview") view=PreviewPage ssr=SsrMode::InOrder/>
                     // Whole-page (async) rendering: the 403 for non-admins must be known before
                     // the status line is sent.

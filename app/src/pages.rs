@@ -1,5 +1,6 @@
 //! Route-level pages: each owns its data (resources, actions).
 
+pub mod campaign;
 pub mod campaigns;
 pub mod customer;
 pub mod customers;
@@ -8,6 +9,7 @@ pub mod integrations;
 pub mod login;
 pub mod not_found;
 pub mod preview;
+pub mod segment;
 pub mod segments;
 pub mod settings;
 pub mod setup;

@@ -87,6 +87,7 @@ pub fn parse_amount(text: &str) -> Option<i64> {
 }
 
 /// The discount from a form's type and value fields.
+#[cfg(feature = "ssr")]
 fn discount_from_form(
     kind: &str,
     value: &str,
@@ -219,6 +220,7 @@ pub async fn create_campaign(
 }
 
 /// The service names fields as the API does; the form's inputs are named differently.
+#[cfg(feature = "ssr")]
 fn rename_campaign_fields(e: AppError) -> AppError {
     match e {
         AppError::ValidationFailed { fields, .. } => AppError::validation_fields(

@@ -1,5 +1,5 @@
 use crate::{
-    dto::{ConsentChange, CustomerPage, CustomerView, EventView},
+    dto::{ConsentChange, CustomerPage, CustomerSegment, CustomerView, EventView, VoucherView},
     error::AppError,
 };
 use leptos::prelude::*;
@@ -14,6 +14,8 @@ pub struct CustomerDetail {
     pub consent_history: Vec<ConsentChange>,
     pub events: Vec<EventView>,
     pub default_country: String,
+    pub segments: Vec<CustomerSegment>,
+    pub codes: Vec<VoucherView>,
 }
 
 #[server(endpoint = "list_customers")]
@@ -48,11 +50,15 @@ pub async fn get_customer_detail(id: String) -> Result<CustomerDetail, AppError>
             let consent_history = ports.customers.consent_history(&customer.id).await?;
             let default_country = ports.customers.default_country().await?;
             let events = ports.customers.recent_events(&customer.id, 50).await?;
+            let segments = ports.segments.of_customer(&customer.id).await?;
+            let codes = ports.campaigns.of_customer(&customer.id).await?;
             Ok(CustomerDetail {
                 customer,
                 consent_history,
                 events,
                 default_country,
+                segments,
+                codes,
             })
         }
         .await,

@@ -107,6 +107,7 @@ pub async fn save_segment(
     )
 }
 
+#[cfg(feature = "ssr")]
 fn parse_rule_json(text: &str) -> Result<serde_json::Value, AppError> {
     if text.trim().is_empty() {
         return Ok(serde_json::json!({"all": []}));

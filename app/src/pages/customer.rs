@@ -89,6 +89,11 @@ fn CustomerForm(detail: Option<CustomerDetail>) -> impl IntoView {
         .as_ref()
         .map(|d| d.events.clone())
         .unwrap_or_default();
+    let segments = detail
+        .as_ref()
+        .map(|d| d.segments.clone())
+        .unwrap_or_default();
+    let codes = detail.as_ref().map(|d| d.codes.clone()).unwrap_or_default();
     let existing = detail.is_some();
     let phone_hint = match &country {
         Some(cc) => format!("Any format; numbers without a country code are read as {cc}. Stored as +… (E.164)."),
@@ -171,6 +176,46 @@ fn CustomerForm(detail: Option<CustomerDetail>) -> impl IntoView {
                                 }
                             }).collect_view()}
                         </ol>
+                    }.into_any()
+                }}
+            </section>
+            <section class="card" aria-labelledby="segments-heading">
+                <h2 id="segments-heading">"Segments"</h2>
+                {if segments.is_empty() {
+                    view! { <p class="empty-inline">"Not in any segment."</p> }.into_any()
+                } else {
+                    view! {
+                        <ul class="timeline" data-testid="customer-segments">
+                            {segments.into_iter().map(|s| view! {
+                                <li>
+                                    <a href=format!("/segments/{}", s.id)>{s.name.clone()}</a>
+                                    {match s.left_at {
+                                        None => format!(" · member since {}", format_timestamp(s.entered_at)),
+                                        Some(left) => format!(" · left {}", format_timestamp(left)),
+                                    }}
+                                </li>
+                            }).collect_view()}
+                        </ul>
+                    }.into_any()
+                }}
+            </section>
+            <section class="card" aria-labelledby="codes-heading">
+                <h2 id="codes-heading">"Codes received"</h2>
+                {if codes.is_empty() {
+                    view! { <p class="empty-inline">"No codes yet."</p> }.into_any()
+                } else {
+                    view! {
+                        <ul class="timeline" data-testid="customer-codes">
+                            {codes.into_iter().map(|v| view! {
+                                <li>
+                                    <code>{v.code.clone()}</code>" "
+                                    <span class="state-badge" data-state=v.state.clone()>{v.state.clone()}</span>
+                                    " · "<a href=format!("/campaigns/{}", v.campaign_id)>"campaign"</a>
+                                    {v.published_at.map(|t| format!(" · {}", format_timestamp(t)))}
+                                    {v.qr_url.clone().map(|u| view! { " · " <a href=u target="_blank" rel="noopener">"QR"</a> })}
+                                </li>
+                            }).collect_view()}
+                        </ul>
                     }.into_any()
                 }}
             </section>

@@ -314,6 +314,7 @@ fn codes() {
 async fn fill_customers(db: &sea_orm::DatabaseConnection, n: u64) {
     use sea_orm::{ConnectionTrait, DbBackend};
     let now = chrono::Utc::now().timestamp_millis();
+    let pg = db.get_database_backend() == DbBackend::Postgres;
     let series = match db.get_database_backend() {
         DbBackend::Postgres => format!("SELECT i FROM generate_series(0, {}) AS s(i)", n - 1),
         _ => format!("WITH RECURSIVE s(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM s WHERE i < {}) SELECT i FROM s", n - 1),
@@ -321,14 +322,16 @@ async fn fill_customers(db: &sea_orm::DatabaseConnection, n: u64) {
     let customers = format!(
         "INSERT INTO customers (id, source_id, name, email, phone, timezone, metadata, sms_consent, created_at, updated_at) \
          SELECT 'cust_' || lpad_i, 'src' || lpad_i, 'Customer ' || lpad_i, NULL, '+1415' || lpad_i, NULL, \
-           '{{\"tier\":\"' || CASE i % 3 WHEN 0 THEN 'gold' WHEN 1 THEN 'silver' ELSE 'bronze' END || \
-           '\",\"orders\":' || (i % 50) || ',\"city\":\"' || CASE i % 4 WHEN 0 THEN 'Madrid' WHEN 1 THEN 'Paris' WHEN 2 THEN 'Berlin' ELSE 'Rome' END || '\"}}', \
+           {json_open}'{{\"tier\":\"' || CASE i % 3 WHEN 0 THEN 'gold' WHEN 1 THEN 'silver' ELSE 'bronze' END || \
+           '\",\"orders\":' || (i % 50) || ',\"city\":\"' || CASE i % 4 WHEN 0 THEN 'Madrid' WHEN 1 THEN 'Paris' WHEN 2 THEN 'Berlin' ELSE 'Rome' END || '\"}}'{json_close}, \
            CASE WHEN i % 10 = 0 THEN 'opted_out' ELSE 'opted_in' END, {now}, {now} \
          FROM (SELECT i, {pad} AS lpad_i FROM ({series}) AS g) AS t",
         pad = match db.get_database_backend() {
             DbBackend::Postgres => "lpad(i::text, 7, '0')",
             _ => "substr('0000000' || i, -7, 7)",
-        }
+        },
+        json_open = if pg { "CAST(" } else { "" },
+        json_close = if pg { " AS jsonb)" } else { "" },
     );
     db.execute_unprepared(&customers).await.expect("customers");
     let events = format!(

@@ -11,8 +11,10 @@ pub struct Model {
     pub email: Option<String>,
     pub phone: Option<String>,
     pub timezone: Option<String>,
-    /// A JSON object as text.
-    pub metadata: String,
+    /// A JSON object: `jsonb` on PostgreSQL (rules read keys without parsing text), text
+    /// holding JSON on SQLite.
+    #[sea_orm(column_type = "JsonBinary")]
+    pub metadata: Json,
     pub sms_consent: String,
     pub created_at: i64,
     pub updated_at: i64,

@@ -181,7 +181,7 @@ struct Checked {
     email: Option<Option<String>>,
     phone: Option<Option<String>>,
     timezone: Option<Option<String>>,
-    metadata: Option<String>,
+    metadata: Option<Value>,
     consent: Option<SmsConsent>,
 }
 
@@ -235,8 +235,8 @@ fn check(input: &CustomerInput, country: &str) -> Result<Checked, AppError> {
     let metadata = match &input.metadata {
         None => None,
         Some(m) => {
-            let json = Value::Object(m.clone()).to_string();
-            if json.len() > METADATA_MAX_BYTES {
+            let json = Value::Object(m.clone());
+            if json.to_string().len() > METADATA_MAX_BYTES {
                 fields.insert(
                     "metadata".into(),
                     format!(
@@ -530,7 +530,9 @@ async fn upsert_in(
                 email: Set(checked.email.flatten()),
                 phone: Set(checked.phone.flatten()),
                 timezone: Set(checked.timezone.flatten()),
-                metadata: Set(checked.metadata.unwrap_or_else(|| "{}".into())),
+                metadata: Set(checked
+                    .metadata
+                    .unwrap_or_else(|| Value::Object(Map::new()))),
                 sms_consent: Set(checked
                     .consent
                     .unwrap_or(SmsConsent::Unknown)
@@ -624,7 +626,10 @@ async fn record_consent(
 }
 
 pub(crate) fn view(m: customers::Model) -> CustomerView {
-    let metadata = serde_json::from_str::<Map<String, Value>>(&m.metadata).unwrap_or_default();
+    let metadata = match m.metadata {
+        Value::Object(map) => map,
+        _ => Map::new(),
+    };
     CustomerView {
         id: m.id,
         source_id: m.source_id,

@@ -218,7 +218,7 @@ impl Sql {
         };
         let kind = |s: &mut Self| {
             if pg {
-                s.push("jsonb_typeof(c.metadata::jsonb -> CAST(")
+                s.push("jsonb_typeof(c.metadata -> CAST(")
                     .bind(path.clone())
                     .push(" AS TEXT))");
             } else {
@@ -229,7 +229,7 @@ impl Sql {
         };
         let as_text = |s: &mut Self| {
             if pg {
-                s.push("(c.metadata::jsonb ->> CAST(")
+                s.push("(c.metadata ->> CAST(")
                     .bind(path.clone())
                     .push(" AS TEXT))");
             } else {

@@ -277,6 +277,23 @@ pub async fn reconcile(
     Ok(reentered + entered)
 }
 
+/// Fills a segment that has no members yet with every customer its rule matches.
+async fn fill_new(
+    db: &impl ConnectionTrait,
+    segment_id: &str,
+    rule: &Rule,
+    now: i64,
+) -> Result<u64, DbErr> {
+    let mut q = Sql::new(db.get_database_backend());
+    q.push("INSERT INTO segment_members (segment_id, customer_id, entered_at) SELECT ")
+        .bind(segment_id.to_owned())
+        .push(", c.id, ")
+        .bind(now)
+        .push(" FROM customers c WHERE ")
+        .rule(rule, now);
+    Ok(db.execute(q.statement()).await?.rows_affected())
+}
+
 /// Re-checks every auto-update segment for the customers just written or who just acted.
 /// Runs inside the caller's transaction.
 pub async fn refresh_customers(
@@ -426,7 +443,8 @@ impl Segments for SegmentService {
         .await
         .map_err(internal)?;
         match &rule {
-            Some(rule) => reconcile(&txn, &model.id, rule, None, now).await,
+            // A new segment has no members to re-check: one set-based insert fills it.
+            Some(rule) => fill_new(&txn, &model.id, rule, now).await,
             None => enter_static(&txn, &model.id, &members, now).await,
         }
         .map_err(internal)?;
