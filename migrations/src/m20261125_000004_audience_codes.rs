@@ -65,6 +65,20 @@ const COMMON: &[&str] = &[
     )",
 ];
 
+const IDEMPOTENCY: &[&str] = &[
+    // Answers to `Idempotency-Key` requests, per API key; status and body are NULL while the
+    // first request runs.
+    "CREATE TABLE idempotency_keys (
+        caller VARCHAR(64) NOT NULL,
+        idem_key VARCHAR(255) NOT NULL,
+        fingerprint VARCHAR(64) NOT NULL,
+        status INTEGER NULL,
+        body TEXT NULL,
+        created_at BIGINT NOT NULL,
+        PRIMARY KEY (caller, idem_key)
+    )",
+];
+
 const SQLITE: &[&str] = &["CREATE TABLE vouchers (
         id INTEGER PRIMARY KEY,
         campaign_id VARCHAR(64) NOT NULL REFERENCES campaigns(id) ON DELETE CASCADE,
@@ -113,7 +127,12 @@ impl MigrationTrait for Migration {
             DbBackend::Postgres => POSTGRES,
             _ => SQLITE,
         };
-        for sql in COMMON.iter().chain(specific).chain(AFTER_VOUCHERS) {
+        for sql in COMMON
+            .iter()
+            .chain(specific)
+            .chain(AFTER_VOUCHERS)
+            .chain(IDEMPOTENCY)
+        {
             db.execute_unprepared(sql).await?;
         }
         Ok(())
@@ -122,6 +141,7 @@ impl MigrationTrait for Migration {
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
         let db = manager.get_connection();
         for table in [
+            "idempotency_keys",
             "publications",
             "vouchers",
             "promotion_tiers",

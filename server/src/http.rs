@@ -11,6 +11,7 @@ pub mod events;
 pub mod extract;
 pub mod guards;
 pub mod health;
+pub mod idempotency;
 pub mod openapi;
 pub mod qr;
 pub mod segments;
@@ -18,12 +19,13 @@ pub mod templates;
 
 use crate::startup::AppState;
 use axum::{
+    middleware,
     routing::{delete, get, post},
     Router,
 };
 
 /// The REST API and health check, merged into the main router.
-pub fn api_routes() -> Router<AppState> {
+pub fn api_routes(state: &AppState) -> Router<AppState> {
     Router::new()
         .route("/healthz", get(health::health))
         .route("/v1/openapi.json", get(openapi::document))
@@ -59,8 +61,20 @@ pub fn api_routes() -> Router<AppState> {
         )
         .route("/v1/campaigns/{id}", get(campaigns::get))
         .route("/v1/campaigns/{id}/vouchers", get(campaigns::vouchers))
-        .route("/v1/publications", post(campaigns::publish))
-        .route("/v1/redemptions", post(campaigns::redeem))
+        .route(
+            "/v1/publications",
+            post(campaigns::publish).route_layer(middleware::from_fn_with_state(
+                state.clone(),
+                idempotency::idempotent,
+            )),
+        )
+        .route(
+            "/v1/redemptions",
+            post(campaigns::redeem).route_layer(middleware::from_fn_with_state(
+                state.clone(),
+                idempotency::idempotent,
+            )),
+        )
         .route(
             "/v1/promotions/tiers",
             get(campaigns::list_tiers).post(campaigns::create_tier),

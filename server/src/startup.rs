@@ -133,7 +133,7 @@ pub fn build_router(state: AppState) -> Router {
     let context = move || provide_context(ports.clone());
 
     Router::new()
-        .merge(http::api_routes())
+        .merge(http::api_routes(&state))
         .leptos_routes_with_context(&state, routes, context.clone(), move || {
             shell(leptos_options.clone())
         })

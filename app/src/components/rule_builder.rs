@@ -276,11 +276,11 @@ pub fn RuleBuilder(
     let on_text = move |ev: leptos::ev::Event| {
         let value = event_target_value(&ev);
         text.set(value.clone());
-        match serde_json::from_str::<Value>(&value)
+        if let Some(rule) = serde_json::from_str::<Value>(&value)
             .ok()
             .and_then(|v| Rule::parse(&v, "filter").ok())
         {
-            Some(rule) => match flatten(&rule) {
+            match flatten(&rule) {
                 Some((a, cs)) => {
                     next_key.set(cs.len() as u32 + 1);
                     all.set(a);
@@ -288,8 +288,7 @@ pub fn RuleBuilder(
                     representable.set(true);
                 }
                 None => representable.set(false),
-            },
-            None => {}
+            }
         }
     };
 

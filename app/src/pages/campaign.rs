@@ -155,11 +155,9 @@ fn CampaignBody(detail: CampaignDetail, query: String) -> impl IntoView {
             }
         }
     });
-    let percent = if c.vouchers_count == 0 {
-        100
-    } else {
-        c.generated * 100 / c.vouchers_count
-    };
+    let percent = (c.generated * 100)
+        .checked_div(c.vouchers_count)
+        .unwrap_or(100);
     let generating = c.status == "generating";
     let next = detail.codes.next_after.clone();
     let search_id = id.clone();

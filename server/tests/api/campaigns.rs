@@ -340,3 +340,47 @@ both_backends! {
         }
     }
 }
+
+both_backends! {
+    async fn idempotency_keys_replay_the_first_answer(app: TestApp) {
+        app.with_admin().await;
+        let key = app.api_key("marketer").await;
+        let c = campaign(&app, &key, "I-#####", 10).await;
+        customer(&app, &key, "ana").await;
+        let send = |path: &'static str, body: Value, idem: &'static str| {
+            let client = app.new_client();
+            let url = app.url(path);
+            let key = key.clone();
+            async move {
+                let res = client.post(url).bearer_auth(key).header("Idempotency-Key", idem).json(&body).send().await.unwrap();
+                let replayed = res.headers().get("idempotent-replayed").is_some();
+                let status = res.status();
+                (status, replayed, res.json::<Value>().await.unwrap())
+            }
+        };
+        let body = json!({"campaign": c["id"], "customer": "ana"});
+        let (s1, r1, first) = send("/v1/publications", body.clone(), "pub-1").await;
+        let (s2, r2, second) = send("/v1/publications", body.clone(), "pub-1").await;
+        assert_eq!((s1, r1), (StatusCode::CREATED, false));
+        assert_eq!((s2, r2), (StatusCode::CREATED, true), "the first answer, replayed");
+        assert_eq!(first, second);
+
+        let code = first["voucher"]["code"].as_str().unwrap().to_owned();
+        let redeem = json!({"code": code});
+        let (s1, _, _) = send("/v1/redemptions", redeem.clone(), "red-1").await;
+        let (s2, r2, again) = send("/v1/redemptions", redeem.clone(), "red-1").await;
+        assert_eq!(s1, StatusCode::OK);
+        assert_eq!((s2, r2), (StatusCode::OK, true), "a retried redemption is not a conflict: {again}");
+        let (s3, _, _) = send("/v1/redemptions", redeem.clone(), "red-2").await;
+        assert_eq!(s3, StatusCode::CONFLICT, "a new key is a new redemption");
+
+        let (status, _, body) = send("/v1/redemptions", json!({"code": "OTHER"}), "red-1").await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+        assert!(body["error"]["fields"]["Idempotency-Key"].as_str().unwrap().contains("different request"));
+
+        // Without a valid API key nothing is stored or replayed.
+        let res = app.new_client().post(app.url("/v1/redemptions")).header("Idempotency-Key", "red-1")
+            .json(&redeem).send().await.unwrap();
+        assert_eq!(res.status(), 401);
+    }
+}
