@@ -21,9 +21,10 @@ async function saveCustomer(page: Page, sourceId: string, name: string, tier: st
 }
 
 test('a rule segment counts matches live and keeps its members current', async ({ page }, info) => {
-  await saveCustomer(page, 'seg-1', 'Gold One', 'gold');
-  await saveCustomer(page, 'seg-2', 'Gold Two', 'gold');
-  await saveCustomer(page, 'seg-3', 'Silver Three', 'silver');
+  // Tiers no other spec uses, so the counts below are exact whatever else is stored.
+  await saveCustomer(page, 'seg-1', 'Gold One', 'orchid');
+  await saveCustomer(page, 'seg-2', 'Gold Two', 'orchid');
+  await saveCustomer(page, 'seg-3', 'Silver Three', 'fern');
 
   await open(page, info, '/segments');
   await page.getByRole('link', { name: 'New segment' }).first().click();
@@ -34,29 +35,32 @@ test('a rule segment counts matches live and keeps its members current', async (
 
   if (jsEnabled(info)) {
     // Every customer matches an empty rule; each condition narrows it down as it is typed.
-    await expect(page.getByTestId('rule-count')).toHaveText('3 customers match');
+    const count = page.getByTestId('rule-count');
+    await expect(count).toHaveText(/^[\d,]+ customers match$/);
+    const everyone = Number((await count.textContent())!.replace(/\D/g, ''));
+    expect(everyone).toBeGreaterThanOrEqual(3);
     await page.getByRole('button', { name: '+ Add condition' }).click();
     const row = page.getByRole('listitem', { name: 'Condition 1' });
     await row.getByLabel('Metadata key').fill('tier');
-    await row.getByLabel('Value').fill('gold');
-    await expect(page.getByTestId('rule-count')).toHaveText('2 customers match');
-    await row.getByLabel('Value').fill('silver');
-    await expect(page.getByTestId('rule-count')).toHaveText('1 customer matches');
+    await row.getByLabel('Value').fill('orchid');
+    await expect(count).toHaveText('2 customers match');
+    await row.getByLabel('Value').fill('fern');
+    await expect(count).toHaveText('1 customer matches');
     await row.getByLabel('not').check();
-    await expect(page.getByTestId('rule-count')).toHaveText('2 customers match');
+    await expect(count).toHaveText(`${(everyone - 1).toLocaleString('en-US')} customers match`);
     await row.getByLabel('not').uncheck();
-    await row.getByLabel('Value').fill('gold');
-    await expect(page.getByTestId('rule-count')).toHaveText('2 customers match');
+    await row.getByLabel('Value').fill('orchid');
+    await expect(count).toHaveText('2 customers match');
     // The builder writes the JSON the API takes.
     await page.getByText('Rule as JSON').click();
     await expect(json).toHaveValue(/"customer\.metadata\.tier"/);
   } else {
-    await json.fill('{"all": [{"field": "customer.metadata.tier", "op": "equals", "value": "gold"}]}');
+    await json.fill('{"all": [{"field": "customer.metadata.tier", "op": "equals", "value": "orchid"}]}');
     await page.getByRole('button', { name: 'Create segment' }).click();
     await expect(page.getByText('filter.all[0].op: Unknown operator "equals"')).toBeVisible();
     await page.getByLabel('Name', { exact: true }).fill('Gold members');
     await page.getByLabel('Rule (JSON, as the API takes it)')
-      .fill('{"all": [{"field": "customer.metadata.tier", "op": "eq", "value": "gold"}]}');
+      .fill('{"all": [{"field": "customer.metadata.tier", "op": "eq", "value": "orchid"}]}');
   }
   await page.getByRole('button', { name: 'Create segment' }).click();
   await expect(page.getByRole('heading', { name: 'Gold members', level: 1 })).toBeVisible();
@@ -65,7 +69,7 @@ test('a rule segment counts matches live and keeps its members current', async (
   await expect(page.getByRole('link', { name: 'Gold Two' })).toBeVisible();
 
   // A customer who changes tier leaves the segment; the customer page says so.
-  await saveCustomer(page, 'seg-2', 'Gold Two', 'silver');
+  await saveCustomer(page, 'seg-2', 'Gold Two', 'fern');
   await page.reload();
   await expect(page.getByTestId('segment-count')).toHaveText('1');
   await expect(page.getByRole('link', { name: 'Gold Two' })).toHaveCount(0);
@@ -79,7 +83,7 @@ test('a campaign generates codes and a published code opens as a QR image', asyn
   await page.getByLabel('Name', { exact: true }).fill('Summer sale');
   await page.getByLabel('Number of codes').fill('50');
   await page.getByLabel('Discount value').fill('20');
-  await page.getByLabel('Pattern').fill('SUMMER-#');
+  await page.getByLabel('Pattern', { exact: true }).fill('SUMMER-#');
   await page.getByRole('button', { name: 'Create campaign' }).click();
   await expect(page.getByText('This pattern allows 10 different codes; 50 would use more than half')).toBeVisible();
 
@@ -88,7 +92,7 @@ test('a campaign generates codes and a published code opens as a QR image', asyn
     await page.getByLabel('Number of codes').fill('50');
     await page.getByLabel('Discount value').fill('20');
   }
-  await page.getByLabel('Pattern').fill('SUMMER-####');
+  await page.getByLabel('Pattern', { exact: true }).fill('SUMMER-####');
   await page.getByRole('button', { name: 'Create campaign' }).click();
   await expect(page.getByRole('heading', { name: 'Summer sale', level: 1 })).toBeVisible();
   await expect(page.getByTestId('codes-total')).toHaveText('50');
