@@ -397,15 +397,7 @@ pub fn RuleBuilder(
 
 /// 1234567 → "1,234,567".
 pub fn group(n: u64) -> String {
-    let s = n.to_string();
-    let mut out = String::new();
-    for (i, ch) in s.chars().enumerate() {
-        if i > 0 && (s.len() - i).is_multiple_of(3) {
-            out.push(',');
-        }
-        out.push(ch);
-    }
-    out
+    crate::dto::campaign::group_digits(u128::from(n))
 }
 
 #[cfg(test)]

@@ -29,6 +29,22 @@ pub fn money(minor: i64) -> String {
     format!("{sign}{}.{:02}", m / 100, m % 100)
 }
 
+/// 1234567 → "1,234,567"; beyond 15 digits, "about 10^n".
+pub fn group_digits(n: u128) -> String {
+    let s = n.to_string();
+    if s.len() > 15 {
+        return format!("about 10^{}", s.len() - 1);
+    }
+    let mut out = String::new();
+    for (i, ch) in s.chars().enumerate() {
+        if i > 0 && (s.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(ch);
+    }
+    out
+}
+
 fn trim_number(v: f64) -> String {
     let s = format!("{v:.2}");
     s.trim_end_matches('0').trim_end_matches('.').to_owned()

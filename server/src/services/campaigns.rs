@@ -7,7 +7,11 @@
 //! single conditional UPDATE and records the holder under `UNIQUE(campaign, customer)`, so
 //! concurrent requests for one customer end with one code and the losers' claims roll back.
 
-use super::{codes::generate_codes, rule_sql::Sql, tokens::random_token};
+use super::{
+    codes::generate_codes,
+    rule_sql::{like_pattern, Sql},
+    tokens::random_token,
+};
 use crate::{
     db::{self, campaigns, promotion_tiers},
     ids::{new_id, now_millis},
@@ -349,24 +353,12 @@ fn describe_shape(cfg: &CodeConfig) -> String {
         _ => String::new(),
     };
     match CodeSpec::parse(cfg) {
-        Ok(spec) => format!("{shape} ({} possible)", group_digits(spec.capacity())),
+        Ok(spec) => format!(
+            "{shape} ({} possible)",
+            app::dto::campaign::group_digits(spec.capacity())
+        ),
         Err(_) => shape,
     }
-}
-
-fn group_digits(n: u128) -> String {
-    let s = n.to_string();
-    if s.len() > 15 {
-        return format!("about 10^{}", s.len() - 1);
-    }
-    let mut out = String::new();
-    for (i, ch) in s.chars().enumerate() {
-        if i > 0 && (s.len() - i).is_multiple_of(3) {
-            out.push(',');
-        }
-        out.push(ch);
-    }
-    out
 }
 
 /// Checks a discount; `prefix` names the field ("voucher.discount").
@@ -529,15 +521,8 @@ impl Campaigns for CampaignService {
             .push(Self::VOUCHER_COLUMNS)
             .push(" WHERE v.campaign_id = ")
             .bind(campaign_id.to_owned());
-        let needle = query.trim().to_lowercase();
-        if !needle.is_empty() {
-            let pattern = format!(
-                "%{}%",
-                needle
-                    .replace('\\', "\\\\")
-                    .replace('%', "\\%")
-                    .replace('_', "\\_")
-            );
+        if !query.trim().is_empty() {
+            let pattern = like_pattern(query.trim(), true);
             q.push(" AND (lower(v.code) LIKE ")
                 .bind(pattern.clone())
                 .push(" ESCAPE '\\' OR lower(c.name) LIKE ")
@@ -853,10 +838,12 @@ fn internal(err: DbErr) -> AppError {
 
 #[cfg(test)]
 mod tests {
+    use app::dto::campaign::group_digits;
+
     #[test]
     fn capacities_read_with_separators() {
-        assert_eq!(super::group_digits(10_000), "10,000");
-        assert_eq!(super::group_digits(999), "999");
-        assert!(super::group_digits(u128::MAX).starts_with("about 10^"));
+        assert_eq!(group_digits(10_000), "10,000");
+        assert_eq!(group_digits(999), "999");
+        assert!(group_digits(u128::MAX).starts_with("about 10^"));
     }
 }

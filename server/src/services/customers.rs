@@ -279,12 +279,7 @@ impl Customers for CustomerService {
             .limit(page.limit + 1);
         let q = query.trim().to_lowercase();
         if !q.is_empty() {
-            let pattern = format!(
-                "%{}%",
-                q.replace('\\', "\\\\")
-                    .replace('%', "\\%")
-                    .replace('_', "\\_")
-            );
+            let pattern = super::rule_sql::like_pattern(&q, true);
             let like = |col: customers::Column| {
                 Expr::expr(Func::lower(Expr::col(col)))
                     .like(sea_orm::sea_query::LikeExpr::new(pattern.clone()).escape('\\'))

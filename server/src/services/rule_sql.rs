@@ -190,16 +190,7 @@ impl Sql {
     }
 
     fn like(&mut self, expr: &str, op: Op, value: &Value) {
-        let needle = text(value)
-            .to_lowercase()
-            .replace('\\', "\\\\")
-            .replace('%', "\\%")
-            .replace('_', "\\_");
-        let pattern = if op == Op::Contains {
-            format!("%{needle}%")
-        } else {
-            format!("{needle}%")
-        };
+        let pattern = like_pattern(&text(value), op == Op::Contains);
         self.push("lower(")
             .push(expr)
             .push(") LIKE ")
@@ -297,16 +288,7 @@ impl Sql {
                 self.push("lower(");
                 as_text(self);
                 self.push(")");
-                let needle = text(value)
-                    .to_lowercase()
-                    .replace('\\', "\\\\")
-                    .replace('%', "\\%")
-                    .replace('_', "\\_");
-                let pattern = if op == Op::Contains {
-                    format!("%{needle}%")
-                } else {
-                    format!("{needle}%")
-                };
+                let pattern = like_pattern(&text(value), op == Op::Contains);
                 self.push(" LIKE ").bind(pattern).push(" ESCAPE '\\'");
             }
             Op::Gt | Op::Gte | Op::Lt | Op::Lte => match value {
@@ -340,6 +322,21 @@ fn number(s: &mut Sql, as_text: &dyn Fn(&mut Sql), pg: bool) {
         s.push(" AS DOUBLE PRECISION)");
     } else {
         as_text(s);
+    }
+}
+
+/// A case-insensitive LIKE pattern (for `lower(…) LIKE … ESCAPE '\'`) that takes `needle`
+/// literally: `%` and `_` in what people type are not wildcards.
+pub fn like_pattern(needle: &str, anywhere: bool) -> String {
+    let escaped = needle
+        .to_lowercase()
+        .replace('\\', "\\\\")
+        .replace('%', "\\%")
+        .replace('_', "\\_");
+    if anywhere {
+        format!("%{escaped}%")
+    } else {
+        format!("{escaped}%")
     }
 }
 

@@ -1,36 +1,11 @@
 //! Campaigns, publication, redemption, QR images and promotion tiers.
 
 use crate::both_backends;
-use crate::helpers::TestApp;
+use crate::helpers::{get_json as get, post_json as post, TestApp};
 use reqwest::StatusCode;
 use sea_orm::{ConnectionTrait, Database, Statement};
 use serde_json::{json, Value};
 use std::collections::HashSet;
-
-async fn post(app: &TestApp, key: &str, path: &str, body: Value) -> (StatusCode, Value) {
-    let res = app
-        .new_client()
-        .post(app.url(path))
-        .bearer_auth(key)
-        .json(&body)
-        .send()
-        .await
-        .unwrap();
-    let status = res.status();
-    (status, res.json().await.unwrap_or(Value::Null))
-}
-
-async fn get(app: &TestApp, key: &str, path: &str) -> Value {
-    app.new_client()
-        .get(app.url(path))
-        .bearer_auth(key)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap()
-}
 
 async fn campaign(app: &TestApp, key: &str, pattern: &str, count: u64) -> Value {
     let (status, body) = post(app, key, "/v1/campaigns", json!({

@@ -115,6 +115,38 @@ impl TestApp {
     }
 }
 
+/// POSTs JSON with an API key; answers with the status and the JSON body (null when none).
+pub async fn post_json(
+    app: &TestApp,
+    key: &str,
+    path: &str,
+    body: serde_json::Value,
+) -> (reqwest::StatusCode, serde_json::Value) {
+    let res = app
+        .new_client()
+        .post(app.url(path))
+        .bearer_auth(key)
+        .json(&body)
+        .send()
+        .await
+        .expect("request");
+    let status = res.status();
+    (status, res.json().await.unwrap_or(serde_json::Value::Null))
+}
+
+/// GETs JSON with an API key.
+pub async fn get_json(app: &TestApp, key: &str, path: &str) -> serde_json::Value {
+    app.new_client()
+        .get(app.url(path))
+        .bearer_auth(key)
+        .send()
+        .await
+        .expect("request")
+        .json()
+        .await
+        .expect("JSON body")
+}
+
 /// Starts the app on a fresh database of `backend`, runs `test`, and always drops the database.
 pub async fn run<F, Fut>(backend: Backend, test: F)
 where
