@@ -102,8 +102,8 @@ const POSTGRES: &[&str] = &[
 ];
 
 const AFTER_VOUCHERS: &[&str] = &[
-    // The next free code of a campaign, and its counts.
-    "CREATE INDEX idx_vouchers_campaign ON vouchers (campaign_id, published_at)",
+    // Free codes of a campaign in id order (publication claims from a random position).
+    "CREATE INDEX idx_vouchers_campaign ON vouchers (campaign_id, published_at, id)",
     // A customer keeps their code even if deleted later (customer_id becomes NULL), so a code
     // once sent is never handed to someone else.
     "CREATE TABLE publications (

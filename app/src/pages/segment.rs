@@ -82,6 +82,9 @@ fn SegmentView(detail: Option<SegmentDetail>) -> impl IntoView {
         .map_or(AUTO_UPDATE.to_owned(), |s| s.kind.clone());
     let kind = RwSignal::new(kind0.clone());
     let is_static = move || kind.get() == STATIC;
+    // Without JavaScript both the rule and the customer list show; once hydrated, the chosen type's.
+    let hydrated = RwSignal::new(false);
+    Effect::new(move |_| hydrated.set(true));
     let rule = segment.as_ref().and_then(|s| s.filter.clone());
     let filter_error = field_error(value, "filter");
 
@@ -121,12 +124,12 @@ fn SegmentView(detail: Option<SegmentDetail>) -> impl IntoView {
                     }.into_any()
                 }}
                 {(kind0 == AUTO_UPDATE).then(|| view! {
-                    <div class="rule-area" hidden=is_static>
+                    <div class="rule-area" hidden=move || hydrated.get() && is_static()>
                         <RuleBuilder initial=rule.clone() error=filter_error/>
                     </div>
                 })}
                 {(!existing).then(|| view! {
-                    <div class="field" class:invalid=move || field_error(value, "customers").get().is_some()>
+                    <div class="field" hidden=move || hydrated.get() && !is_static() class:invalid=move || field_error(value, "customers").get().is_some()>
                         <label for="segment-customers">"Customers (static segments)"</label>
                         <textarea id="segment-customers" name="customers" rows="3"
                             placeholder="Customer ids or your source ids, separated by commas or lines"></textarea>

@@ -279,6 +279,29 @@ impl CampaignService {
         }))
     }
 
+    /// A uniformly drawn id between the campaign's first and last free code (0 when none is
+    /// free); the claim then takes the first free code at or after it.
+    async fn random_free_id(&self, campaign_id: &str) -> Result<i64, AppError> {
+        let mut bounds = [0i64; 2];
+        for (slot, order) in [(0, "ASC"), (1, "DESC")] {
+            let mut q = Sql::new(self.db.get_database_backend());
+            q.push("SELECT id FROM vouchers WHERE campaign_id = ")
+                .bind(campaign_id.to_owned())
+                .push(" AND published_at IS NULL ORDER BY id ")
+                .push(order)
+                .push(" LIMIT 1");
+            let row = self.db.query_one(q.statement()).await.map_err(internal)?;
+            bounds[slot] = row
+                .and_then(|r| r.try_get::<i64>("", "id").ok())
+                .unwrap_or(0);
+        }
+        let [low, high] = bounds;
+        if high <= low {
+            return Ok(low);
+        }
+        Ok(rand::Rng::gen_range(&mut rand::thread_rng(), low..=high))
+    }
+
     /// The code behind a QR token, or `None` for anything unknown or malformed.
     pub async fn code_for_token(&self, token: &str) -> Result<Option<String>, AppError> {
         let well_formed = token.len() == TOKEN_CHARS
@@ -588,13 +611,19 @@ impl Campaigns for CampaignService {
         };
         let backend = self.db.get_database_backend();
         for _ in 0..64 {
+            // Codes are stored in sorted runs (fast to index), so handing out the lowest free id
+            // would hand out codes in order and tell one holder where the others' codes are.
+            // Each claim starts at a random free position instead.
+            let start = self.random_free_id(campaign_id).await?;
             let txn = self.db.begin().await.map_err(internal)?;
             let mut q = Sql::new(backend);
             q.push("UPDATE vouchers SET published_at = ")
                 .bind(now)
                 .push(" WHERE id = (SELECT id FROM vouchers WHERE campaign_id = ")
                 .bind(campaign_id.to_owned())
-                .push(" AND published_at IS NULL ORDER BY id LIMIT 1");
+                .push(" AND published_at IS NULL AND id >= ")
+                .bind(start)
+                .push(" ORDER BY id LIMIT 1");
             if backend == DbBackend::Postgres {
                 q.push(" FOR UPDATE SKIP LOCKED");
             }

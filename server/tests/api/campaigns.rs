@@ -359,3 +359,26 @@ both_backends! {
         assert_eq!(res.status(), 401);
     }
 }
+
+both_backends! {
+    async fn codes_are_handed_out_in_no_telling_order(app: TestApp) {
+        app.with_admin().await;
+        let key = app.api_key("marketer").await;
+        let c = campaign(&app, &key, "O-??????", 2000).await;
+        let mut codes = Vec::new();
+        for i in 0..30 {
+            let who = format!("o{i}");
+            customer(&app, &key, &who).await;
+            let (status, p) = post(&app, &key, "/v1/publications", json!({"campaign": c["id"], "customer": who})).await;
+            assert_eq!(status, StatusCode::CREATED);
+            codes.push(p["voucher"]["code"].as_str().unwrap().to_owned());
+        }
+        // Codes are stored in sorted runs; handing them out from the start would give them
+        // away in order (a 1 in 30! chance of happening by luck).
+        let mut sorted = codes.clone();
+        sorted.sort();
+        assert_ne!(codes, sorted, "published in code order: {codes:?}");
+        let distinct: HashSet<_> = codes.iter().collect();
+        assert_eq!(distinct.len(), 30);
+    }
+}
