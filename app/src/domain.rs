@@ -6,6 +6,7 @@ pub mod email_address;
 pub mod label;
 pub mod message;
 pub mod password;
+pub mod provider;
 pub mod role;
 pub mod segment_rule;
 pub mod sms;

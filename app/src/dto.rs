@@ -3,6 +3,7 @@
 pub mod api_key;
 pub mod campaign;
 pub mod customer;
+pub mod integration;
 pub mod segment;
 pub mod session;
 pub mod user;
@@ -15,6 +16,7 @@ pub use campaign::{
 pub use customer::{
     ConsentChange, CustomerInput, CustomerOption, CustomerPage, CustomerView, EventView,
 };
+pub use integration::{IntegrationInput, IntegrationView};
 pub use segment::{CustomerSegment, SegmentInput, SegmentMember, SegmentView};
 pub use session::{CurrentUser, SessionInfo};
 pub use user::UserView;

@@ -7,6 +7,7 @@ mod m20261125_000001_accounts;
 mod m20261125_000002_customers;
 mod m20261125_000003_events;
 mod m20261125_000004_audience_codes;
+mod m20261125_000005_integrations;
 
 pub struct Migrator;
 
@@ -18,6 +19,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261125_000002_customers::Migration),
             Box::new(m20261125_000003_events::Migration),
             Box::new(m20261125_000004_audience_codes::Migration),
+            Box::new(m20261125_000005_integrations::Migration),
         ]
     }
 }

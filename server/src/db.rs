@@ -11,6 +11,7 @@ pub mod instance_settings;
 pub mod promotion_tiers;
 pub mod segments;
 pub mod sessions;
+pub mod sms_integrations;
 pub mod users;
 
 use migrations::{Migrator, MigratorTrait};

@@ -12,6 +12,7 @@ pub mod extract;
 pub mod guards;
 pub mod health;
 pub mod idempotency;
+pub mod integrations;
 pub mod openapi;
 pub mod qr;
 pub mod segments;
@@ -80,6 +81,16 @@ pub fn api_routes(state: &AppState) -> Router<AppState> {
             get(campaigns::list_tiers).post(campaigns::create_tier),
         )
         .route("/q/{token}", get(qr::image))
+        .route(
+            "/v1/integrations/sms",
+            get(integrations::list).post(integrations::create),
+        )
+        .route(
+            "/v1/integrations/sms/{id}",
+            get(integrations::get)
+                .patch(integrations::update)
+                .delete(integrations::delete),
+        )
         .route(
             "/app/customers/import",
             post(customer_import::import_from_ui),

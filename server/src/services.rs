@@ -4,6 +4,7 @@ pub mod accounts;
 pub mod campaigns;
 pub mod codes;
 pub mod customers;
+pub mod integrations;
 pub mod login_throttle;
 pub mod phone;
 pub mod rule_sql;

@@ -6,7 +6,7 @@ use crate::{
     http::{self, guards},
     services::{
         accounts::AccountService, campaigns::CampaignService, customers::CustomerService,
-        secret_box::SecretBox, segments::SegmentService,
+        integrations::IntegrationService, secret_box::SecretBox, segments::SegmentService,
     },
 };
 use app::{ports::Ports, shell, App};
@@ -33,6 +33,7 @@ pub struct AppState {
     pub customers: Arc<CustomerService>,
     pub segments: Arc<SegmentService>,
     pub campaigns: Arc<CampaignService>,
+    pub integrations: Arc<IntegrationService>,
     pub secrets: SecretBox,
     pub ports: Ports,
 }
@@ -74,6 +75,7 @@ impl Application {
         let customers = CustomerService::new(db.clone());
         let segments = SegmentService::new(db.clone());
         let campaigns = CampaignService::new(db.clone(), settings.public_url.clone());
+        let integrations = IntegrationService::new(db.clone(), secrets.clone());
         let ports = Ports {
             accounts: accounts.clone(),
             customers: customers.clone(),
@@ -90,6 +92,7 @@ impl Application {
             customers,
             segments,
             campaigns,
+            integrations,
             secrets,
             ports,
         };

@@ -9,5 +9,6 @@ mod cli;
 mod customer_import;
 mod customers;
 mod guards;
+mod integrations;
 mod rest;
 mod segments;

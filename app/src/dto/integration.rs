@@ -1,0 +1,33 @@
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+/// An SMS integration as anyone may see it: secrets appear only masked.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IntegrationView {
+    pub id: String,
+    pub name: String,
+    pub provider: String,
+    pub sender: Option<String>,
+    pub base_url: Option<String>,
+    pub max_segments_per_second: u32,
+    pub is_default: bool,
+    pub enabled: bool,
+    /// Plain credentials as stored, secret ones masked (`••••a1b2`).
+    pub credentials: BTreeMap<String, String>,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+/// Creating or changing an integration. On a change, absent fields keep their values and a
+/// secret left empty keeps the stored one.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IntegrationInput {
+    pub name: Option<String>,
+    pub provider: Option<String>,
+    pub credentials: BTreeMap<String, String>,
+    pub sender: Option<String>,
+    pub base_url: Option<String>,
+    pub max_segments_per_second: Option<u32>,
+    pub is_default: Option<bool>,
+    pub enabled: Option<bool>,
+}

@@ -1,0 +1,160 @@
+//! `/v1/integrations/sms` (admin keys only): add, list, change and delete SMS integrations.
+//! Secret credentials go in and never come out: answers show them masked.
+
+use super::{
+    api_auth::AdminCaller,
+    api_keys::rfc3339,
+    error::{ApiError, ErrorBody},
+    extract::ApiJson,
+};
+use crate::startup::AppState;
+use app::dto::{IntegrationInput, IntegrationView};
+use axum::{
+    extract::{Path, State},
+    http::StatusCode,
+    Json,
+};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use utoipa::ToSchema;
+
+#[derive(Deserialize, ToSchema)]
+pub struct IntegrationRequest {
+    pub name: Option<String>,
+    /// twilio, vonage, plivo, telnyx, messagebird, generic or sandbox.
+    pub provider: Option<String>,
+    /// Per provider, e.g. twilio `{account_sid, auth_token, messaging_service_sid?}`. On a change,
+    /// a secret left out (or empty) keeps the stored one.
+    #[serde(default)]
+    pub credentials: BTreeMap<String, String>,
+    pub sender: Option<String>,
+    /// The provider's API base, for self-hosted gateways and tests.
+    pub base_url: Option<String>,
+    pub max_segments_per_second: Option<u32>,
+    #[serde(rename = "default")]
+    pub is_default: Option<bool>,
+    pub enabled: Option<bool>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct Integration {
+    pub id: String,
+    pub name: String,
+    pub provider: String,
+    pub sender: Option<String>,
+    pub base_url: Option<String>,
+    pub max_segments_per_second: u32,
+    #[serde(rename = "default")]
+    pub is_default: bool,
+    pub enabled: bool,
+    /// Plain credentials as stored; secret ones masked (`••••a1b2`).
+    pub credentials: BTreeMap<String, String>,
+    pub created_at: String,
+    pub updated_at: String,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct IntegrationList {
+    pub data: Vec<Integration>,
+    pub has_more: bool,
+}
+
+impl From<IntegrationRequest> for IntegrationInput {
+    fn from(r: IntegrationRequest) -> Self {
+        Self {
+            name: r.name,
+            provider: r.provider,
+            credentials: r.credentials,
+            sender: r.sender,
+            base_url: r.base_url,
+            max_segments_per_second: r.max_segments_per_second,
+            is_default: r.is_default,
+            enabled: r.enabled,
+        }
+    }
+}
+
+impl From<IntegrationView> for Integration {
+    fn from(v: IntegrationView) -> Self {
+        Self {
+            id: v.id,
+            name: v.name,
+            provider: v.provider,
+            sender: v.sender,
+            base_url: v.base_url,
+            max_segments_per_second: v.max_segments_per_second,
+            is_default: v.is_default,
+            enabled: v.enabled,
+            credentials: v.credentials,
+            created_at: rfc3339(v.created_at),
+            updated_at: rfc3339(v.updated_at),
+        }
+    }
+}
+
+#[utoipa::path(post, path = "/v1/integrations/sms", tag = "integrations", security(("bearer" = [])), request_body = IntegrationRequest,
+    responses((status = 201, body = Integration), (status = 403, body = ErrorBody), (status = 422, body = ErrorBody)))]
+pub async fn create(
+    _: AdminCaller,
+    State(state): State<AppState>,
+    ApiJson(body): ApiJson<IntegrationRequest>,
+) -> Result<(StatusCode, Json<Integration>), ApiError> {
+    let created = state.integrations.create(body.into()).await?;
+    Ok((StatusCode::CREATED, Json(created.into())))
+}
+
+#[utoipa::path(get, path = "/v1/integrations/sms", tag = "integrations", security(("bearer" = [])),
+    responses((status = 200, body = IntegrationList), (status = 403, body = ErrorBody)))]
+pub async fn list(
+    _: AdminCaller,
+    State(state): State<AppState>,
+) -> Result<Json<IntegrationList>, ApiError> {
+    Ok(Json(IntegrationList {
+        data: state
+            .integrations
+            .list()
+            .await?
+            .into_iter()
+            .map(Integration::from)
+            .collect(),
+        has_more: false,
+    }))
+}
+
+#[utoipa::path(get, path = "/v1/integrations/sms/{id}", tag = "integrations", security(("bearer" = [])),
+    params(("id" = String, Path)),
+    responses((status = 200, body = Integration), (status = 404, body = ErrorBody)))]
+pub async fn get(
+    _: AdminCaller,
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Json<Integration>, ApiError> {
+    Ok(Json(state.integrations.get(&id).await?.into()))
+}
+
+/// Changes an integration; absent fields and empty secrets keep their values.
+#[utoipa::path(patch, path = "/v1/integrations/sms/{id}", tag = "integrations", security(("bearer" = [])),
+    params(("id" = String, Path)), request_body = IntegrationRequest,
+    responses((status = 200, body = Integration), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
+pub async fn update(
+    _: AdminCaller,
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    ApiJson(body): ApiJson<IntegrationRequest>,
+) -> Result<Json<Integration>, ApiError> {
+    Ok(Json(
+        state.integrations.update(&id, body.into()).await?.into(),
+    ))
+}
+
+#[utoipa::path(delete, path = "/v1/integrations/sms/{id}", tag = "integrations", security(("bearer" = [])),
+    params(("id" = String, Path)),
+    responses((status = 204), (status = 404, body = ErrorBody)))]
+pub async fn delete(
+    _: AdminCaller,
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    state.integrations.delete(&id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
