@@ -18,10 +18,20 @@ use leptos_router::{
     path, SsrMode,
 };
 use pages::{
-    campaign::CampaignPage, campaigns::CampaignsPage, customer::CustomerPage,
-    customers::CustomersPage, distributions::DistributionsPage, integrations::IntegrationsPage,
-    login::LoginPage, not_found::NotFoundPage, preview::PreviewPage, segment::SegmentPage,
-    segments::SegmentsPage, settings::SettingsPage, setup::SetupPage, shell::AppShell,
+    campaign::CampaignPage,
+    campaigns::CampaignsPage,
+    customer::CustomerPage,
+    customers::CustomersPage,
+    distributions::DistributionsPage,
+    integrations::{IntegrationPage, IntegrationsPage},
+    login::LoginPage,
+    not_found::NotFoundPage,
+    preview::PreviewPage,
+    segment::SegmentPage,
+    segments::SegmentsPage,
+    settings::SettingsPage,
+    setup::SetupPage,
+    shell::AppShell,
 };
 
 /// The HTML document around the app, rendered on the server.
@@ -69,6 +79,7 @@ pub fn App() -> impl IntoView {
                     // Whole-page (async) rendering: the 403 for non-admins must be known before
                     // the status line is sent.
                     <Route path=path!("/integrations") view=IntegrationsPage ssr=SsrMode::Async/>
+                    <Route path=path!("/integrations/:id") view=IntegrationPage ssr=SsrMode::Async/>
                     <Route path=path!("/settings") view=SettingsPage ssr=SsrMode::Async/>
                 </ParentRoute>
             </Routes>

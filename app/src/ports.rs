@@ -6,9 +6,9 @@ use crate::{
     domain::{segment_rule::Rule, EmailAddress, Label, Password, Role},
     dto::{
         ApiKeyView, CampaignInput, CampaignView, ConsentChange, CreatedApiKey, CurrentUser,
-        CustomerInput, CustomerSegment, CustomerView, EventView, PromotionTierInput,
-        PromotionTierView, Publication, SegmentInput, SegmentMember, SegmentView, UserView,
-        VoucherPage, VoucherView,
+        CustomerInput, CustomerSegment, CustomerView, EventView, IntegrationInput, IntegrationView,
+        PromotionTierInput, PromotionTierView, Publication, SegmentInput, SegmentMember,
+        SegmentView, UserView, VoucherPage, VoucherView,
     },
     error::AppError,
 };
@@ -173,6 +173,16 @@ pub trait Campaigns: Send + Sync + 'static {
     ) -> Result<PromotionTierView, AppError>;
 }
 
+#[async_trait]
+pub trait Integrations: Send + Sync + 'static {
+    async fn list(&self) -> Result<Vec<IntegrationView>, AppError>;
+    async fn get(&self, id: &str) -> Result<IntegrationView, AppError>;
+    async fn create(&self, input: IntegrationInput) -> Result<IntegrationView, AppError>;
+    /// Absent fields and empty secrets keep their stored values.
+    async fn update(&self, id: &str, input: IntegrationInput) -> Result<IntegrationView, AppError>;
+    async fn delete(&self, id: &str) -> Result<(), AppError>;
+}
+
 /// Everything server functions reach through the context.
 #[derive(Clone)]
 pub struct Ports {
@@ -180,6 +190,7 @@ pub struct Ports {
     pub customers: Arc<dyn Customers>,
     pub segments: Arc<dyn Segments>,
     pub campaigns: Arc<dyn Campaigns>,
+    pub integrations: Arc<dyn Integrations>,
     /// Set the `Secure` flag on cookies (the public URL is https).
     pub secure_cookies: bool,
     /// `CODECAST_PUBLIC_URL`: the base of links in messages (QR images).

@@ -81,6 +81,7 @@ impl Application {
             customers: customers.clone(),
             segments: segments.clone(),
             campaigns: campaigns.clone(),
+            integrations: integrations.clone(),
             secure_cookies: settings.secure_cookies(),
             public_url: settings.public_url.clone(),
         };

@@ -8,7 +8,10 @@ use super::{
     extract::ApiJson,
 };
 use crate::startup::AppState;
-use app::dto::{IntegrationInput, IntegrationView};
+use app::{
+    dto::{IntegrationInput, IntegrationView},
+    ports::Integrations,
+};
 use axum::{
     extract::{Path, State},
     http::StatusCode,

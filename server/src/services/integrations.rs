@@ -10,7 +10,9 @@ use app::{
     domain::provider::{mask_secret, provider, ProviderSpec, PROVIDERS},
     dto::{IntegrationInput, IntegrationView},
     error::AppError,
+    ports::Integrations,
 };
+use async_trait::async_trait;
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait,
     QueryFilter, QueryOrder, Set, TransactionTrait,
@@ -28,12 +30,31 @@ pub struct IntegrationService {
 
 type Credentials = BTreeMap<String, String>;
 
+#[async_trait]
+impl Integrations for IntegrationService {
+    async fn list(&self) -> Result<Vec<IntegrationView>, AppError> {
+        self.list_impl().await
+    }
+    async fn get(&self, id: &str) -> Result<IntegrationView, AppError> {
+        self.get_impl(id).await
+    }
+    async fn create(&self, input: IntegrationInput) -> Result<IntegrationView, AppError> {
+        self.create_impl(input).await
+    }
+    async fn update(&self, id: &str, input: IntegrationInput) -> Result<IntegrationView, AppError> {
+        self.update_impl(id, input).await
+    }
+    async fn delete(&self, id: &str) -> Result<(), AppError> {
+        self.delete_impl(id).await
+    }
+}
+
 impl IntegrationService {
     pub fn new(db: DatabaseConnection, secrets: SecretBox) -> Arc<Self> {
         Arc::new(Self { db, secrets })
     }
 
-    pub async fn list(&self) -> Result<Vec<IntegrationView>, AppError> {
+    async fn list_impl(&self) -> Result<Vec<IntegrationView>, AppError> {
         let rows = sms_integrations::Entity::find()
             .order_by_asc(sms_integrations::Column::Id)
             .all(&self.db)
@@ -42,7 +63,7 @@ impl IntegrationService {
         Ok(rows.into_iter().map(view).collect())
     }
 
-    pub async fn get(&self, id: &str) -> Result<IntegrationView, AppError> {
+    async fn get_impl(&self, id: &str) -> Result<IntegrationView, AppError> {
         Ok(view(self.find(id).await?))
     }
 
@@ -71,7 +92,7 @@ impl IntegrationService {
         Ok(serde_json::from_str(&plain).unwrap_or_default())
     }
 
-    pub async fn create(&self, input: IntegrationInput) -> Result<IntegrationView, AppError> {
+    async fn create_impl(&self, input: IntegrationInput) -> Result<IntegrationView, AppError> {
         let mut fields = BTreeMap::new();
         let spec = match input.provider.as_deref().map(str::trim).and_then(provider) {
             Some(p) => Some(p),
@@ -136,7 +157,7 @@ impl IntegrationService {
         Ok(view(model))
     }
 
-    pub async fn update(
+    async fn update_impl(
         &self,
         id: &str,
         input: IntegrationInput,
@@ -206,7 +227,7 @@ impl IntegrationService {
         Ok(view(model))
     }
 
-    pub async fn delete(&self, id: &str) -> Result<(), AppError> {
+    async fn delete_impl(&self, id: &str) -> Result<(), AppError> {
         let result = sms_integrations::Entity::delete_by_id(id.to_owned())
             .exec(&self.db)
             .await

@@ -91,3 +91,37 @@ both_backends! {
         assert!(get(&app, &admin, "/v1/integrations/sms").await["data"].as_array().unwrap().len() == 1);
     }
 }
+
+both_backends! {
+    async fn the_integration_form_saves_through_its_server_function(app: TestApp) {
+        app.with_admin().await;
+        let form = [
+            ("provider", "twilio"), ("name", "Twilio form"), ("sender", "+15017122661"), ("base_url", ""),
+            ("max_segments_per_second", "3"), ("is_default", "yes"), ("enabled", "yes"),
+            ("credentials[account_sid]", "AC42"), ("credentials[auth_token]", "secret-token-9876"),
+            ("credentials[messaging_service_sid]", ""),
+        ];
+        let res = app.call(&app.client, "save_integration", &form).await;
+        assert_eq!(res.status(), 200, "{}", res.text().await.unwrap_or_default());
+        let saved: Value = res.json().await.unwrap();
+        assert_eq!(saved["credentials"]["auth_token"], "••••9876");
+        assert_eq!(saved["credentials"]["account_sid"], "AC42");
+        assert!(saved["credentials"].get("messaging_service_sid").is_none());
+        // Saved again with the token left empty: kept.
+        let id = saved["id"].as_str().unwrap().to_owned();
+        let mut again = form.to_vec();
+        again.push(("id", &id));
+        again.retain(|(k, _)| *k != "credentials[auth_token]");
+        again.push(("credentials[auth_token]", ""));
+        let res = app.call(&app.client, "save_integration", &again).await;
+        assert_eq!(res.status(), 200);
+        let saved: Value = res.json().await.unwrap();
+        assert_eq!(saved["credentials"]["auth_token"], "••••9876");
+
+        let marketer = app.signed_in_as("mia@shop.example", "marketer").await;
+        let res = app.call(&marketer, "list_integrations", &[]).await;
+        assert_eq!(res.status(), 403);
+        let res = app.call(&marketer, "save_integration", &form).await;
+        assert_eq!(res.status(), 403);
+    }
+}

@@ -1,0 +1,38 @@
+import { expect, test } from '@playwright/test';
+import { ADMIN, ensureSetUp, jsEnabled, open, signIn } from './helpers';
+
+test.describe.configure({ mode: 'serial' });
+
+test.beforeEach(async ({ page, request }, info) => {
+  await ensureSetUp(request);
+  await signIn(page, info, ADMIN);
+});
+
+test('an admin connects Twilio; the token is never shown again', async ({ page }, info) => {
+  await open(page, info, '/integrations');
+  await page.getByRole('link', { name: 'Twilio' }).click();
+  await expect(page.getByRole('heading', { name: 'Add Twilio' })).toBeVisible();
+  if (jsEnabled(info)) await expect(page.locator('body[data-hydrated="true"]')).toBeAttached();
+  await page.getByLabel('Name', { exact: true }).fill('Twilio US');
+  await page.getByLabel('Account SID').fill('AC0123456789abcdef0123456789abcdef');
+  await page.getByRole('button', { name: 'Add integration' }).click();
+  await expect(page.getByText('Auth token is required.')).toBeVisible();
+
+  if (!jsEnabled(info)) {
+    await page.getByLabel('Name', { exact: true }).fill('Twilio US');
+    await page.getByLabel('Account SID').fill('AC0123456789abcdef0123456789abcdef');
+  }
+  await page.getByLabel('Auth token').fill('f00dfeedcafebeef4321');
+  await page.getByLabel('Sender', { exact: true }).fill('+15017122661');
+  await page.getByLabel('Segments per second').fill('3');
+  await page.getByRole('button', { name: 'Add integration' }).click();
+  await expect(page.getByText('Integration saved.')).toBeVisible();
+  const row = page.getByTestId('integrations').getByRole('row', { name: /Twilio US/ });
+  await expect(row).toContainText('+15017122661');
+  await expect(row).toContainText('default');
+
+  await row.getByRole('link', { name: 'Twilio US' }).click();
+  await expect(page.getByText('Stored (••••4321); leave empty to keep it.')).toBeVisible();
+  await expect(page.getByLabel('Auth token')).toHaveValue('');
+  expect(await page.content()).not.toContain('f00dfeedcafebeef');
+});
