@@ -16,7 +16,7 @@ pub use campaign::{
 pub use customer::{
     ConsentChange, CustomerInput, CustomerOption, CustomerPage, CustomerView, EventView,
 };
-pub use integration::{IntegrationInput, IntegrationView};
+pub use integration::{IntegrationInput, IntegrationView, TestSendResult};
 pub use segment::{CustomerSegment, SegmentInput, SegmentMember, SegmentView};
 pub use session::{CurrentUser, SessionInfo};
 pub use user::UserView;

@@ -8,7 +8,7 @@ use crate::{
         ApiKeyView, CampaignInput, CampaignView, ConsentChange, CreatedApiKey, CurrentUser,
         CustomerInput, CustomerSegment, CustomerView, EventView, IntegrationInput, IntegrationView,
         PromotionTierInput, PromotionTierView, Publication, SegmentInput, SegmentMember,
-        SegmentView, UserView, VoucherPage, VoucherView,
+        SegmentView, TestSendResult, UserView, VoucherPage, VoucherView,
     },
     error::AppError,
 };
@@ -181,6 +181,15 @@ pub trait Integrations: Send + Sync + 'static {
     /// Absent fields and empty secrets keep their stored values.
     async fn update(&self, id: &str, input: IntegrationInput) -> Result<IntegrationView, AppError>;
     async fn delete(&self, id: &str) -> Result<(), AppError>;
+    /// Sends `body` to `to` (read in `default_country` when national) through the integration
+    /// and answers with what the provider said.
+    async fn test_send(
+        &self,
+        id: &str,
+        to: &str,
+        body: &str,
+        default_country: &str,
+    ) -> Result<TestSendResult, AppError>;
 }
 
 /// Everything server functions reach through the context.

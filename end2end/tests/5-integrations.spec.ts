@@ -36,3 +36,20 @@ test('an admin connects Twilio; the token is never shown again', async ({ page }
   await expect(page.getByLabel('Auth token')).toHaveValue('');
   expect(await page.content()).not.toContain('f00dfeedcafebeef');
 });
+
+test('a test send through the sandbox shows its answer', async ({ page }, info) => {
+  test.skip(!jsEnabled(info), 'the answer is shown by the hydrated page; POST /v1/integrations/sms/{id}/test covers scripts');
+  await open(page, info, '/integrations/new?provider=sandbox');
+  await page.getByLabel('Name', { exact: true }).fill('Demo sandbox');
+  await page.getByRole('button', { name: 'Add integration' }).click();
+  await expect(page.getByText('Integration saved.')).toBeVisible();
+  await page.getByRole('link', { name: 'Demo sandbox' }).click();
+  await expect(page.locator('body[data-hydrated="true"]')).toBeAttached();
+  await page.getByLabel('To', { exact: true }).fill('12');
+  await page.getByRole('button', { name: 'Send test' }).click();
+  await expect(page.getByText('"12" is not a valid phone number')).toBeVisible();
+  await page.getByLabel('To', { exact: true }).fill('+34 612 345 678');
+  await page.getByRole('button', { name: 'Send test' }).click();
+  await expect(page.getByTestId('test-result')).toContainText(/Accepted for \+34612345678: sbx_\w+ · 1 segment/);
+  await expect(page.getByTestId('test-result')).toContainText('"status":"recorded"');
+});

@@ -31,10 +31,35 @@ impl MigrationTrait for Migration {
                 )",
             )
             .await?;
+        // What the sandbox provider "sent", for the integration page.
+        manager
+            .get_connection()
+            .execute_unprepared(
+                "CREATE TABLE sandbox_messages (
+                    id VARCHAR(64) NOT NULL PRIMARY KEY,
+                    integration_id VARCHAR(64) NOT NULL REFERENCES sms_integrations(id) ON DELETE CASCADE,
+                    sender VARCHAR(255) NULL,
+                    recipient VARCHAR(32) NOT NULL,
+                    body TEXT NOT NULL,
+                    segments INTEGER NOT NULL,
+                    created_at BIGINT NOT NULL
+                )",
+            )
+            .await?;
+        manager
+            .get_connection()
+            .execute_unprepared(
+                "CREATE INDEX idx_sandbox_messages_integration ON sandbox_messages (integration_id, created_at)",
+            )
+            .await?;
         Ok(())
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        manager
+            .get_connection()
+            .execute_unprepared("DROP TABLE IF EXISTS sandbox_messages")
+            .await?;
         manager
             .get_connection()
             .execute_unprepared("DROP TABLE IF EXISTS sms_integrations")

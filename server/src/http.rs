@@ -92,6 +92,10 @@ pub fn api_routes(state: &AppState) -> Router<AppState> {
                 .delete(integrations::delete),
         )
         .route(
+            "/v1/integrations/sms/{id}/test",
+            post(integrations::test_send),
+        )
+        .route(
             "/app/customers/import",
             post(customer_import::import_from_ui),
         )

@@ -7,6 +7,7 @@ pub mod configuration;
 pub mod db;
 pub mod http;
 pub mod ids;
+pub mod providers;
 pub mod services;
 pub mod startup;
 pub mod telemetry;

@@ -1,4 +1,7 @@
-use crate::{dto::IntegrationView, error::AppError};
+use crate::{
+    dto::{IntegrationView, TestSendResult},
+    error::AppError,
+};
 use leptos::prelude::*;
 use std::collections::BTreeMap;
 
@@ -85,6 +88,25 @@ pub async fn delete_integration(id: String) -> Result<(), AppError> {
             ports()?.integrations.delete(&id).await?;
             redirect_form_post("/integrations");
             Ok(())
+        }
+        .await,
+    )
+}
+
+/// Sends a test message through an integration; answers with the provider's reply.
+#[server(endpoint = "test_send")]
+pub async fn test_send(id: String, to: String, body: String) -> Result<TestSendResult, AppError> {
+    use super::context::*;
+    use crate::domain::Role;
+    respond(
+        async {
+            require_role(Role::Admin)?;
+            let ports = ports()?;
+            let country = ports.customers.default_country().await?;
+            ports
+                .integrations
+                .test_send(&id, &to, &body, &country)
+                .await
         }
         .await,
     )

@@ -31,3 +31,20 @@ pub struct IntegrationInput {
     pub is_default: Option<bool>,
     pub enabled: Option<bool>,
 }
+
+/// The provider's answer to a test send, verbatim where it gave one.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TestSendResult {
+    pub accepted: bool,
+    pub provider_id: Option<String>,
+    pub segments: Option<u32>,
+    /// For failures: `permanent`, `retryable` or `ambiguous`.
+    pub failure: Option<String>,
+    pub code: Option<String>,
+    pub message: Option<String>,
+    pub http_status: Option<u16>,
+    /// The provider's response body as received.
+    pub raw: String,
+    /// The number it went to, as E.164.
+    pub to: String,
+}

@@ -1,6 +1,8 @@
 use super::{shell::AdminOnly, PageHeader};
 use crate::{
-    api::integrations::{get_integration, list_integrations, DeleteIntegration, SaveIntegration},
+    api::integrations::{
+        get_integration, list_integrations, DeleteIntegration, SaveIntegration, TestSend,
+    },
     components::{
         empty_state::EmptyState,
         form::{field_error, form_error, FormAlert, SubmitButton, TextField},
@@ -150,6 +152,7 @@ fn IntegrationForm(provider_id: String, found: Option<IntegrationView>) -> impl 
         .map_or(format!("Add {}", spec.label), |i| i.name.clone());
     let id = found.as_ref().map(|i| i.id.clone()).unwrap_or_default();
     let delete_id = id.clone();
+    let test_id = id.clone();
     let existing = found.is_some();
     let name = found.as_ref().map(|i| i.name.clone()).unwrap_or_default();
     let sender = found
@@ -228,6 +231,7 @@ fn IntegrationForm(provider_id: String, found: Option<IntegrationView>) -> impl 
                 </div>
             </ActionForm>
         </section>
+        {existing.then(|| view! { <TestSendForm id=test_id.clone()/> })}
         {existing.then(|| view! {
             <section class="card danger-zone">
                 <h2>"Delete"</h2>
@@ -241,4 +245,39 @@ fn IntegrationForm(provider_id: String, found: Option<IntegrationView>) -> impl 
         })}
     }
     .into_any()
+}
+
+/// Sends one message and shows the provider's answer as it came.
+#[component]
+fn TestSendForm(id: String) -> impl IntoView {
+    let send = ServerAction::<TestSend>::new();
+    let value = send.value();
+    view! {
+        <section class="card" aria-labelledby="test-heading">
+            <h2 id="test-heading">"Test send"</h2>
+            <p class="muted">"Sends one real message through this integration (the sandbox only records it)."</p>
+            <ActionForm action=send attr:class="form form-grid">
+                <FormAlert message=form_error(value)/>
+                <input type="hidden" name="id" value=id/>
+                <TextField id="test-to" label="To" name="to" kind="tel" autocomplete="off" error=field_error(value, "to")/>
+                <TextField id="test-body" label="Message" name="body" value="Test from Codecast".to_owned() error=field_error(value, "body")/>
+                <div class="form-actions">
+                    <SubmitButton label="Send test" busy_label="Sending…" pending=send.pending()/>
+                </div>
+            </ActionForm>
+            {move || value.get().and_then(Result::ok).map(|r| view! {
+                <div class="test-result" data-testid="test-result" role="status">
+                    {if r.accepted {
+                        view! { <p class="alert alert-success">{format!("Accepted for {}: {}{}", r.to, r.provider_id.clone().unwrap_or_default(),
+                            r.segments.map(|n| format!(" · {n} segment{}", if n == 1 { "" } else { "s" })).unwrap_or_default())}</p> }.into_any()
+                    } else {
+                        view! { <p class="alert alert-error">{format!("Not sent ({}{}): {}", r.failure.clone().unwrap_or_default(),
+                            r.code.clone().map(|c| format!(", code {c}")).unwrap_or_default(), r.message.clone().unwrap_or_default())}</p> }.into_any()
+                    }}
+                    <p class="muted small">{match r.http_status { Some(s) => format!("The provider answered HTTP {s}:"), None => "The provider answered:".into() }}</p>
+                    <pre class="raw-answer">{r.raw.clone()}</pre>
+                </div>
+            })}
+        </section>
+    }
 }

@@ -9,8 +9,8 @@ use super::{
 };
 use crate::startup::AppState;
 use app::{
-    dto::{IntegrationInput, IntegrationView},
-    ports::Integrations,
+    dto::{IntegrationInput, IntegrationView, TestSendResult},
+    ports::{Customers, Integrations},
 };
 use axum::{
     extract::{Path, State},
@@ -160,4 +160,60 @@ pub async fn delete(
 ) -> Result<StatusCode, ApiError> {
     state.integrations.delete(&id).await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+#[derive(Deserialize, ToSchema)]
+pub struct TestSendRequest {
+    /// Any format; national numbers are read in the instance's default country.
+    pub to: String,
+    pub body: String,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct TestSendResponse {
+    pub accepted: bool,
+    pub to: String,
+    pub provider_id: Option<String>,
+    pub segments: Option<u32>,
+    /// `permanent`, `retryable` or `ambiguous` when not accepted.
+    pub failure: Option<String>,
+    pub code: Option<String>,
+    pub message: Option<String>,
+    pub http_status: Option<u16>,
+    /// The provider's response body, verbatim.
+    pub raw: String,
+}
+
+impl From<TestSendResult> for TestSendResponse {
+    fn from(r: TestSendResult) -> Self {
+        Self {
+            accepted: r.accepted,
+            to: r.to,
+            provider_id: r.provider_id,
+            segments: r.segments,
+            failure: r.failure,
+            code: r.code,
+            message: r.message,
+            http_status: r.http_status,
+            raw: r.raw,
+        }
+    }
+}
+
+/// Sends one message through the integration and answers with what the provider said.
+#[utoipa::path(post, path = "/v1/integrations/sms/{id}/test", tag = "integrations", security(("bearer" = [])),
+    params(("id" = String, Path)), request_body = TestSendRequest,
+    responses((status = 200, body = TestSendResponse), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
+pub async fn test_send(
+    _: AdminCaller,
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    ApiJson(body): ApiJson<TestSendRequest>,
+) -> Result<Json<TestSendResponse>, ApiError> {
+    let country = state.customers.default_country().await?;
+    let result = state
+        .integrations
+        .test_send(&id, &body.to, &body.body, &country)
+        .await?;
+    Ok(Json(result.into()))
 }

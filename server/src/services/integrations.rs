@@ -1,14 +1,19 @@
 //! SMS integrations: which provider, which sender, how fast, and the credentials, whose
 //! secret parts are sealed at rest and never leave the server again.
 
-use super::secret_box::SecretBox;
+use super::{phone::PhoneNumber, secret_box::SecretBox};
+use crate::providers::{
+    sandbox::Sandbox,
+    twilio::{self, Twilio},
+    OutgoingSms, SmsProvider,
+};
 use crate::{
     db::sms_integrations,
     ids::{new_id, now_millis},
 };
 use app::{
     domain::provider::{mask_secret, provider, ProviderSpec, PROVIDERS},
-    dto::{IntegrationInput, IntegrationView},
+    dto::{IntegrationInput, IntegrationView, TestSendResult},
     error::AppError,
     ports::Integrations,
 };
@@ -26,6 +31,7 @@ pub const MAX_SEGMENTS_PER_SECOND: u32 = 10_000;
 pub struct IntegrationService {
     db: DatabaseConnection,
     secrets: SecretBox,
+    http: reqwest::Client,
 }
 
 type Credentials = BTreeMap<String, String>;
@@ -47,11 +53,110 @@ impl Integrations for IntegrationService {
     async fn delete(&self, id: &str) -> Result<(), AppError> {
         self.delete_impl(id).await
     }
+    async fn test_send(
+        &self,
+        id: &str,
+        to: &str,
+        body: &str,
+        default_country: &str,
+    ) -> Result<TestSendResult, AppError> {
+        let mut fields = BTreeMap::new();
+        let to = match PhoneNumber::parse(to, default_country) {
+            Ok(p) => p.into_inner(),
+            Err(msg) => {
+                fields.insert("to".to_owned(), msg);
+                String::new()
+            }
+        };
+        let body = body.trim();
+        if body.is_empty() || body.chars().count() > 1600 {
+            fields.insert("body".to_owned(), "Write 1 to 1,600 characters.".to_owned());
+        }
+        if !fields.is_empty() {
+            return Err(AppError::validation_fields(fields));
+        }
+        let adapter = self.adapter(id).await?;
+        let sms = OutgoingSms {
+            to: to.clone(),
+            body: body.to_owned(),
+            status_callback: None,
+        };
+        Ok(match adapter.send(&sms).await {
+            Ok(a) => TestSendResult {
+                accepted: true,
+                provider_id: Some(a.provider_id),
+                segments: a.segments,
+                failure: None,
+                code: None,
+                message: None,
+                http_status: a.raw.http_status,
+                raw: a.raw.body,
+                to,
+            },
+            Err(f) => TestSendResult {
+                accepted: false,
+                provider_id: None,
+                segments: None,
+                failure: Some(f.kind().to_owned()),
+                code: f.code().map(str::to_owned),
+                message: Some(f.message().to_owned()),
+                http_status: f.raw().http_status,
+                raw: f.raw().body.clone(),
+                to,
+            },
+        })
+    }
 }
 
 impl IntegrationService {
     pub fn new(db: DatabaseConnection, secrets: SecretBox) -> Arc<Self> {
-        Arc::new(Self { db, secrets })
+        // No redirects: a provider answer is never followed somewhere else.
+        let http = reqwest::Client::builder()
+            .timeout(std::time::Duration::from_secs(15))
+            .connect_timeout(std::time::Duration::from_secs(5))
+            .redirect(reqwest::redirect::Policy::none())
+            .user_agent(concat!("Codecast/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .unwrap_or_default();
+        Arc::new(Self { db, secrets, http })
+    }
+
+    /// The adapter that sends through this integration.
+    pub async fn adapter(&self, id: &str) -> Result<Box<dyn SmsProvider>, AppError> {
+        let m = self.find(id).await?;
+        if !m.enabled {
+            return Err(AppError::conflict(
+                "This integration is disabled; enable it to send through it.",
+            ));
+        }
+        let mut creds: Credentials =
+            serde_json::from_str(&m.public_credentials).unwrap_or_default();
+        creds.extend(self.open(&m)?);
+        let take = |k: &str| creds.get(k).cloned().unwrap_or_default();
+        Ok(match m.provider.as_str() {
+            "sandbox" => Box::new(Sandbox {
+                db: self.db.clone(),
+                integration_id: m.id.clone(),
+                sender: m.sender.clone(),
+            }),
+            "twilio" => Box::new(Twilio {
+                http: self.http.clone(),
+                base_url: m
+                    .base_url
+                    .clone()
+                    .unwrap_or_else(|| twilio::DEFAULT_BASE.to_owned()),
+                account_sid: take("account_sid"),
+                auth_token: take("auth_token"),
+                from: m.sender.clone(),
+                messaging_service_sid: creds.get("messaging_service_sid").cloned(),
+            }),
+            other => {
+                return Err(AppError::conflict(format!(
+                    "Sending through {} is not available yet; use Twilio or the sandbox.",
+                    provider(other).map_or(other, |p| p.label)
+                )))
+            }
+        })
     }
 
     async fn list_impl(&self) -> Result<Vec<IntegrationView>, AppError> {

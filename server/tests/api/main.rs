@@ -10,5 +10,6 @@ mod customer_import;
 mod customers;
 mod guards;
 mod integrations;
+mod providers;
 mod rest;
 mod segments;
