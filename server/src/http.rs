@@ -17,6 +17,7 @@ pub mod openapi;
 pub mod qr;
 pub mod segments;
 pub mod templates;
+pub mod webhooks;
 
 use crate::startup::AppState;
 use axum::{
@@ -91,6 +92,7 @@ pub fn api_routes(state: &AppState) -> Router<AppState> {
                 .patch(integrations::update)
                 .delete(integrations::delete),
         )
+        .route("/webhooks/sms/{id}/inbound", post(webhooks::inbound))
         .route(
             "/v1/integrations/sms/{id}/test",
             post(integrations::test_send),

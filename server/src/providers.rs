@@ -5,6 +5,7 @@
 //! been sent, so it is settled by the status callback rather than by sending again).
 
 pub mod sandbox;
+pub mod signatures;
 pub mod twilio;
 
 use async_trait::async_trait;

@@ -174,6 +174,44 @@ impl CustomerService {
     }
 }
 
+impl CustomerService {
+    /// Sets the SMS consent of every customer with this phone number (an inbound STOP or
+    /// START), with a ledger entry each and segment membership re-checked; answers with how
+    /// many changed.
+    pub async fn set_consent_by_phone(
+        &self,
+        phone: &str,
+        consent: SmsConsent,
+        source: &str,
+        actor: &str,
+    ) -> Result<u64, AppError> {
+        let now = now_millis();
+        let txn = self.db.begin().await.map_err(internal)?;
+        let found = customers::Entity::find()
+            .filter(customers::Column::Phone.eq(phone))
+            .all(&txn)
+            .await
+            .map_err(internal)?;
+        let mut changed = Vec::new();
+        for c in found
+            .into_iter()
+            .filter(|c| c.sms_consent != consent.as_str())
+        {
+            let mut active: customers::ActiveModel = c.into();
+            active.sms_consent = Set(consent.as_str().to_owned());
+            active.updated_at = Set(now);
+            let model = active.update(&txn).await.map_err(internal)?;
+            record_consent(&txn, &model, source, actor, now).await?;
+            changed.push(model.id);
+        }
+        segments::refresh_customers(&txn, &changed, now)
+            .await
+            .map_err(internal)?;
+        txn.commit().await.map_err(internal)?;
+        Ok(changed.len() as u64)
+    }
+}
+
 /// Input checked field by field; `None` fields were absent and keep their stored values.
 #[derive(Clone)]
 struct Checked {

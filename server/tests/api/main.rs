@@ -13,3 +13,4 @@ mod integrations;
 mod providers;
 mod rest;
 mod segments;
+mod webhooks;

@@ -1,0 +1,78 @@
+//! Inbound SMS webhooks: signed by the provider or refused; STOP and START change consent.
+
+use crate::both_backends;
+use crate::helpers::{get_json as get, post_json as post, TestApp};
+use reqwest::StatusCode;
+use sea_orm::{ConnectionTrait, Database, Statement};
+use serde_json::json;
+use server::providers::signatures::twilio_signature;
+
+const TOKEN: &str = "twilio-auth-token-1234";
+
+async fn reply(
+    app: &TestApp,
+    integration: &str,
+    from: &str,
+    body: &str,
+    sign_with: Option<&str>,
+) -> (StatusCode, String) {
+    let url = app.url(&format!("/webhooks/sms/{integration}/inbound"));
+    let params: Vec<(String, String)> = [
+        ("MessageSid", "SM1"),
+        ("From", from),
+        ("To", "+15017122661"),
+        ("Body", body),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_owned(), v.to_owned()))
+    .collect();
+    let mut req = app.new_client().post(&url).form(&params);
+    if let Some(token) = sign_with {
+        req = req.header("X-Twilio-Signature", twilio_signature(token, &url, &params));
+    }
+    let res = req.send().await.unwrap();
+    let status = res.status();
+    (status, res.text().await.unwrap())
+}
+
+both_backends! {
+    async fn inbound_stop_and_start_change_consent_only_when_signed(app: TestApp) {
+        app.with_admin().await;
+        let admin = app.api_key("admin").await;
+        let (_, integration) = post(&app, &admin, "/v1/integrations/sms", json!({"name": "Twilio", "provider": "twilio",
+            "sender": "+15017122661", "credentials": {"account_sid": "AC1", "auth_token": TOKEN}})).await;
+        let id = integration["id"].as_str().unwrap().to_owned();
+        post(&app, &admin, "/v1/customers", json!({"source_id": "ana", "phone": "+14155550123", "sms_consent": "opted_in"})).await;
+        let consent = || async { get(&app, &admin, "/v1/customers/ana").await["sms_consent"].as_str().unwrap().to_owned() };
+
+        // Unsigned, forged with another token, or signed for another integration: 403, nothing changes.
+        assert_eq!(reply(&app, &id, "+14155550123", "STOP", None).await.0, StatusCode::FORBIDDEN);
+        assert_eq!(reply(&app, &id, "+14155550123", "STOP", Some("guessed-token")).await.0, StatusCode::FORBIDDEN);
+        assert_eq!(reply(&app, "int_unknown", "+14155550123", "STOP", Some(TOKEN)).await.0, StatusCode::FORBIDDEN);
+        assert_eq!(consent().await, "opted_in");
+
+        let (status, body) = reply(&app, &id, "+14155550123", " stop ", Some(TOKEN)).await;
+        assert_eq!(status, StatusCode::OK);
+        assert!(body.contains("<Response/>"), "{body}");
+        assert_eq!(consent().await, "opted_out");
+        let (_, body) = reply(&app, &id, "+14155550123", "help", Some(TOKEN)).await;
+        assert!(body.contains("<Message>") && body.contains("Reply STOP"), "{body}");
+        assert_eq!(consent().await, "opted_out", "HELP changes nothing");
+        reply(&app, &id, "+14155550123", "please stop the madness", Some(TOKEN)).await;
+        reply(&app, &id, "+14155550123", "Start", Some(TOKEN)).await;
+        assert_eq!(consent().await, "opted_in");
+
+        // Each change is in the ledger, marked as coming by SMS.
+        let db = Database::connect(&app.database_url).await.unwrap();
+        let rows = db.query_all(Statement::from_string(db.get_database_backend(),
+            "SELECT state, source, actor FROM consent_changes ORDER BY created_at, id")).await.unwrap();
+        let entries: Vec<(String, String)> = rows.iter().map(|r| (r.try_get("", "state").unwrap(), r.try_get("", "source").unwrap())).collect();
+        assert_eq!(entries, vec![
+            ("opted_in".to_owned(), "api".to_owned()),
+            ("opted_out".to_owned(), "sms".to_owned()),
+            ("opted_in".to_owned(), "sms".to_owned()),
+        ]);
+        assert_eq!(rows[1].try_get::<String>("", "actor").unwrap(), "SMS reply via Twilio");
+        db.close().await.ok();
+    }
+}
