@@ -47,3 +47,21 @@ pub(crate) fn PageHeader(
         </header>
     }
 }
+
+/// A page that could not load its subject: the right HTTP status, the error, and a way back.
+#[component]
+pub(crate) fn PageError(
+    title: &'static str,
+    status: u16,
+    #[prop(into)] message: String,
+    back_href: &'static str,
+    back_label: &'static str,
+) -> impl IntoView {
+    set_page_status(status);
+    view! {
+        <leptos_meta::Title text=title/>
+        <PageHeader title=title/>
+        <div class="alert alert-error" role="alert">{message}</div>
+        <p><a href=back_href>{back_label}</a></p>
+    }
+}

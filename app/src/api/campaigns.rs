@@ -211,7 +211,15 @@ pub async fn create_campaign(
                     validity_hours: validity,
                 })
                 .await
-                .map_err(rename_campaign_fields)?;
+                .map_err(|e| {
+                    rename_fields(e, |k| match k {
+                        "vouchers_count" => Some("count"),
+                        "voucher.code_config" => Some("code_config"),
+                        "validity_after_publication_hours" => Some("validity_hours"),
+                        k if k.starts_with("voucher.discount") => Some("discount_value"),
+                        _ => None,
+                    })
+                })?;
             redirect_form_post(&format!("/campaigns/{}", created.id));
             Ok(created)
         }
@@ -219,23 +227,14 @@ pub async fn create_campaign(
     )
 }
 
-/// The service names fields as the API does; the form's inputs are named differently.
+/// The services name fields as the API does; the forms' inputs are named differently.
 #[cfg(feature = "ssr")]
-fn rename_campaign_fields(e: AppError) -> AppError {
+fn rename_fields(e: AppError, form_name: fn(&str) -> Option<&'static str>) -> AppError {
     match e {
         AppError::ValidationFailed { fields, .. } => AppError::validation_fields(
             fields
                 .into_iter()
-                .map(|(k, v)| {
-                    let k = match k.as_str() {
-                        "vouchers_count" => "count".to_owned(),
-                        "voucher.code_config" => "code_config".to_owned(),
-                        "validity_after_publication_hours" => "validity_hours".to_owned(),
-                        k if k.starts_with("voucher.discount") => "discount_value".to_owned(),
-                        other => other.to_owned(),
-                    };
-                    (k, v)
-                })
+                .map(|(k, v)| (form_name(&k).map_or(k, str::to_owned), v))
                 .collect(),
         ),
         other => other,
@@ -289,23 +288,16 @@ pub async fn create_promotion_tier(
                     cart_total_gte: min,
                 })
                 .await
-                .map_err(|e| match e {
-                    AppError::ValidationFailed { fields, .. } => AppError::validation_fields(
-                        fields
-                            .into_iter()
-                            .map(|(k, v)| {
-                                let k = if k.starts_with("discount") {
-                                    "discount_value".to_owned()
-                                } else if k.starts_with("condition") {
-                                    "cart_total_gte".to_owned()
-                                } else {
-                                    k
-                                };
-                                (k, v)
-                            })
-                            .collect(),
-                    ),
-                    other => other,
+                .map_err(|e| {
+                    rename_fields(e, |k| {
+                        if k.starts_with("discount") {
+                            Some("discount_value")
+                        } else if k.starts_with("condition") {
+                            Some("cart_total_gte")
+                        } else {
+                            None
+                        }
+                    })
                 })?;
             redirect_form_post("/campaigns?tier_saved=1");
             Ok(tier)

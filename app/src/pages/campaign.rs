@@ -1,6 +1,6 @@
 use super::{
     campaigns::{expiry, DiscountFields},
-    PageHeader,
+    PageError, PageHeader,
 };
 use crate::{
     api::campaigns::{get_campaign_detail, CampaignDetail, CreateCampaign, PublishCode},
@@ -126,15 +126,7 @@ fn CampaignDetailPage(id: String) -> impl IntoView {
                         generating.set(d.campaign.status == "generating");
                         view! { <CampaignBody detail=d query=q()/> }.into_any()
                     }
-                    Err(e) => {
-                        super::set_page_status(e.status());
-                        view! {
-                            <Title text="Campaign"/>
-                            <PageHeader title="Campaign"/>
-                            <div class="alert alert-error" role="alert">{e.to_string()}</div>
-                            <p><a href="/campaigns">"Back to campaigns"</a></p>
-                        }.into_any()
-                    }
+                    Err(e) => view! { <PageError title="Campaign" status=e.status() message=e.to_string() back_href="/campaigns" back_label="Back to campaigns"/> }.into_any(),
                 }
             })}
         </Transition>

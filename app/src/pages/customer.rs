@@ -1,4 +1,4 @@
-use super::{customers::ConsentBadge, PageHeader};
+use super::{customers::ConsentBadge, PageError, PageHeader};
 use crate::{
     api::customers::{get_customer_detail, CustomerDetail, DeleteCustomer, SaveCustomer},
     components::{
@@ -28,15 +28,7 @@ pub fn CustomerPage() -> impl IntoView {
             {move || Suspend::new(async move {
                 match detail.await {
                     Ok(d) => view! { <CustomerForm detail=d/> }.into_any(),
-                    Err(e) => {
-                        super::set_page_status(e.status());
-                        view! {
-                            <Title text="Customer"/>
-                            <PageHeader title="Customer"/>
-                            <div class="alert alert-error" role="alert">{e.to_string()}</div>
-                            <p><a href="/customers">"Back to customers"</a></p>
-                        }.into_any()
-                    }
+                    Err(e) => view! { <PageError title="Customer" status=e.status() message=e.to_string() back_href="/customers" back_label="Back to customers"/> }.into_any(),
                 }
             })}
         </Suspense>

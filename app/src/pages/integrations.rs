@@ -1,4 +1,4 @@
-use super::{shell::AdminOnly, PageHeader};
+use super::{shell::AdminOnly, PageError, PageHeader};
 use crate::{
     api::integrations::{
         get_integration, list_integrations, DeleteIntegration, SaveIntegration, TestSend,
@@ -104,26 +104,10 @@ pub fn IntegrationPage() -> impl IntoView {
                             let provider_id = found.as_ref().map(|i| i.provider.clone()).or_else(chosen).unwrap_or_default();
                             match provider(&provider_id) {
                                 Some(_) => view! { <IntegrationForm provider_id found/> }.into_any(),
-                                None => {
-                                    super::set_page_status(404);
-                                    view! {
-                                        <Title text="Integration"/>
-                                        <PageHeader title="Add an integration"/>
-                                        <div class="alert alert-error" role="alert">"Choose a provider on the Integrations page."</div>
-                                        <p><a href="/integrations">"Back to integrations"</a></p>
-                                    }.into_any()
-                                }
+                                None => view! { <PageError title="Add an integration" status=404 message="Choose a provider on the Integrations page." back_href="/integrations" back_label="Back to integrations"/> }.into_any(),
                             }
                         }
-                        Err(e) => {
-                            super::set_page_status(e.status());
-                            view! {
-                                <Title text="Integration"/>
-                                <PageHeader title="Integration"/>
-                                <div class="alert alert-error" role="alert">{e.to_string()}</div>
-                                <p><a href="/integrations">"Back to integrations"</a></p>
-                            }.into_any()
-                        }
+                        Err(e) => view! { <PageError title="Integration" status=e.status() message=e.to_string() back_href="/integrations" back_label="Back to integrations"/> }.into_any(),
                     }
                 })}
             </Suspense>

@@ -1,4 +1,4 @@
-use super::{customers::ConsentBadge, PageHeader};
+use super::{customers::ConsentBadge, PageError, PageHeader};
 use crate::{
     api::segments::{
         get_segment_detail, AddSegmentMembers, DeleteSegment, RemoveSegmentMember, SaveSegment,
@@ -37,15 +37,7 @@ pub fn SegmentPage() -> impl IntoView {
             {move || Suspend::new(async move {
                 match detail.await {
                     Ok(d) => view! { <SegmentView detail=d/> }.into_any(),
-                    Err(e) => {
-                        super::set_page_status(e.status());
-                        view! {
-                            <Title text="Segment"/>
-                            <PageHeader title="Segment"/>
-                            <div class="alert alert-error" role="alert">{e.to_string()}</div>
-                            <p><a href="/segments">"Back to segments"</a></p>
-                        }.into_any()
-                    }
+                    Err(e) => view! { <PageError title="Segment" status=e.status() message=e.to_string() back_href="/segments" back_label="Back to segments"/> }.into_any(),
                 }
             })}
         </Suspense>
