@@ -1,4 +1,8 @@
 import { defineConfig } from '@playwright/test';
+import { readdirSync } from 'node:fs';
+
+// WireMock's standalone jar, as the npm package ships it.
+const wiremockJar = `node_modules/wiremock/build/${readdirSync('node_modules/wiremock/build').find((f) => f.endsWith('.jar'))}`;
 
 // Every spec runs twice: hydrated, and with JavaScript disabled (the pages must work before
 // hydration). Each project gets its own server on a fresh SQLite database, so both start
@@ -35,5 +39,17 @@ export default defineConfig({
     { name: 'hydrated', use: { baseURL: 'http://127.0.0.1:3101', javaScriptEnabled: true } },
     { name: 'no-js', use: { baseURL: 'http://127.0.0.1:3102', javaScriptEnabled: false } },
   ],
-  webServer: [server(3101), server(3102)],
+  webServer: [
+    server(3101),
+    server(3102),
+    // An independent fake Twilio (WireMock's standalone jar from npm) on loopback.
+    {
+      command: `java -jar ${wiremockJar} --port 3199 --bind-address 127.0.0.1 --disable-banner`,
+      url: 'http://127.0.0.1:3199/__admin/health',
+      reuseExistingServer: false,
+      timeout: 60_000,
+      stdout: 'ignore' as const,
+      stderr: 'pipe' as const,
+    },
+  ],
 });

@@ -10,6 +10,12 @@ if ! command -v chromium >/dev/null; then
   $SUDO apt-get update -q && $SUDO apt-get install -y -q chromium
 fi
 
+# The browser tests' fake SMS provider is WireMock's standalone jar (from npm), run by Java.
+if ! command -v java >/dev/null; then
+  say "installing a Java runtime for WireMock"
+  $SUDO apt-get update -q && $SUDO apt-get install -y -q default-jre-headless
+fi
+
 # The integration tests create one database per test on this server.
 pg_url="${CODECAST_TEST_POSTGRES_URL:-postgres://postgres@127.0.0.1:5432}"
 if ! pg_isready -q -d "$pg_url/postgres" 2>/dev/null; then
@@ -27,4 +33,4 @@ say "building the site for the browser tests"
 cargo leptos build
 
 say "Playwright"
-(cd end2end && { [ -d node_modules/@playwright/test ] || npm ci --no-audit --no-fund --loglevel=error; } && CODECAST_BIN="$CARGO_TARGET_DIR/debug/codecast" npx playwright test)
+(cd end2end && { [ -d node_modules/@playwright/test ] && [ -d node_modules/wiremock ] || npm ci --no-audit --no-fund --loglevel=error; } && CODECAST_BIN="$CARGO_TARGET_DIR/debug/codecast" npx playwright test)

@@ -3,6 +3,7 @@
 pub mod api_key;
 pub mod campaign;
 pub mod customer;
+pub mod delivery;
 pub mod integration;
 pub mod segment;
 pub mod session;
@@ -16,6 +17,7 @@ pub use campaign::{
 pub use customer::{
     ConsentChange, CustomerInput, CustomerOption, CustomerPage, CustomerView, EventView,
 };
+pub use delivery::{DeliveryView, SandboxMessage};
 pub use integration::{IntegrationInput, IntegrationView, TestSendResult};
 pub use segment::{CustomerSegment, SegmentInput, SegmentMember, SegmentView};
 pub use session::{CurrentUser, SessionInfo};

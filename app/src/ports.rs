@@ -6,9 +6,10 @@ use crate::{
     domain::{segment_rule::Rule, EmailAddress, Label, Password, Role},
     dto::{
         ApiKeyView, CampaignInput, CampaignView, ConsentChange, CreatedApiKey, CurrentUser,
-        CustomerInput, CustomerSegment, CustomerView, EventView, IntegrationInput, IntegrationView,
-        PromotionTierInput, PromotionTierView, Publication, SegmentInput, SegmentMember,
-        SegmentView, TestSendResult, UserView, VoucherPage, VoucherView,
+        CustomerInput, CustomerSegment, CustomerView, DeliveryView, EventView, IntegrationInput,
+        IntegrationView, PromotionTierInput, PromotionTierView, Publication, SandboxMessage,
+        SegmentInput, SegmentMember, SegmentView, TestSendResult, UserView, VoucherPage,
+        VoucherView,
     },
     error::AppError,
 };
@@ -190,6 +191,10 @@ pub trait Integrations: Send + Sync + 'static {
         body: &str,
         default_country: &str,
     ) -> Result<TestSendResult, AppError>;
+    /// The integration's latest messages (test sends, replies and distribution traffic).
+    async fn messages(&self, id: &str, limit: u32) -> Result<Vec<DeliveryView>, AppError>;
+    /// What the sandbox recorded, newest first (empty for real providers).
+    async fn sandbox_inbox(&self, id: &str, limit: u32) -> Result<Vec<SandboxMessage>, AppError>;
 }
 
 /// Everything server functions reach through the context.

@@ -8,6 +8,7 @@ mod m20261125_000002_customers;
 mod m20261125_000003_events;
 mod m20261125_000004_audience_codes;
 mod m20261125_000005_integrations;
+mod m20261126_000006_deliveries;
 
 pub struct Migrator;
 
@@ -20,6 +21,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261125_000003_events::Migration),
             Box::new(m20261125_000004_audience_codes::Migration),
             Box::new(m20261125_000005_integrations::Migration),
+            Box::new(m20261126_000006_deliveries::Migration),
         ]
     }
 }

@@ -39,6 +39,9 @@ pub struct Settings {
     pub log_filter: String,
     /// Where cargo-leptos put the compiled site (JS, WASM, CSS).
     pub site_root: String,
+    /// Lets generic HTTP gateways live on private, loopback or link-local addresses
+    /// (`CODECAST_ALLOW_PRIVATE_GATEWAYS=true`); refused by default against request forgery.
+    pub allow_private_gateways: bool,
 }
 
 pub const DEFAULT_ADDR: &str = "127.0.0.1:3000";
@@ -104,6 +107,20 @@ impl Settings {
 
         let site_root = get("LEPTOS_SITE_ROOT").unwrap_or_else(|| "target/site".into());
 
+        let allow_private_gateways = match get("CODECAST_ALLOW_PRIVATE_GATEWAYS")
+            .map(|v| v.trim().to_ascii_lowercase())
+            .as_deref()
+        {
+            None | Some("false" | "0" | "no") => false,
+            Some("true" | "1" | "yes") => true,
+            Some(other) => {
+                return Err(invalid(
+                    "CODECAST_ALLOW_PRIVATE_GATEWAYS",
+                    format!("{other:?} is not true or false"),
+                ))
+            }
+        };
+
         Ok(Self {
             addr,
             database_url,
@@ -113,6 +130,7 @@ impl Settings {
             secret_key,
             log_filter,
             site_root,
+            allow_private_gateways,
         })
     }
 

@@ -15,8 +15,26 @@ pub mod sms_integrations;
 pub mod users;
 
 use migrations::{Migrator, MigratorTrait};
-use sea_orm::{ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbErr, SqlErr};
+use sea_orm::{
+    ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DatabaseTransaction, DbBackend,
+    DbErr, SqlErr, TransactionTrait,
+};
 use std::time::Duration;
+
+/// Begins a transaction that writes. On SQLite it takes the write lock at once (a no-op
+/// update), as `BEGIN IMMEDIATE` would: a deferred transaction that reads first and writes
+/// later fails with "database is locked" when another connection wrote in between, while one
+/// that starts by locking waits its turn (the busy timeout). PostgreSQL needs nothing extra.
+pub async fn begin(
+    db: &(impl TransactionTrait + ConnectionTrait),
+) -> Result<DatabaseTransaction, DbErr> {
+    let txn = db.begin().await?;
+    if txn.get_database_backend() == DbBackend::Sqlite {
+        txn.execute_unprepared("UPDATE instance_settings SET value = value WHERE 0")
+            .await?;
+    }
+    Ok(txn)
+}
 
 /// Opens the database named by `url` (SQLite file or PostgreSQL) and brings its schema up to date.
 pub async fn connect_and_migrate(url: &str) -> Result<DatabaseConnection, DbErr> {

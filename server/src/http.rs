@@ -92,10 +92,25 @@ pub fn api_routes(state: &AppState) -> Router<AppState> {
                 .patch(integrations::update)
                 .delete(integrations::delete),
         )
-        .route("/webhooks/sms/{id}/inbound", post(webhooks::inbound))
+        .route(
+            "/webhooks/sms/{id}/inbound",
+            post(webhooks::inbound).get(webhooks::inbound),
+        )
+        .route(
+            "/webhooks/sms/{id}/status",
+            post(webhooks::status).get(webhooks::status),
+        )
         .route(
             "/v1/integrations/sms/{id}/test",
             post(integrations::test_send),
+        )
+        .route(
+            "/v1/integrations/sms/{id}/messages",
+            get(integrations::messages),
+        )
+        .route(
+            "/v1/integrations/sms/{id}/messages/{message}",
+            get(integrations::message),
         )
         .route(
             "/app/customers/import",

@@ -4,9 +4,15 @@
 //! provider says), or ambiguous (the request went out and the answer is unknown: it may have
 //! been sent, so it is settled by the status callback rather than by sending again).
 
+pub mod generic;
+pub mod messagebird;
+pub mod plivo;
 pub mod sandbox;
 pub mod signatures;
+pub mod telnyx;
 pub mod twilio;
+pub mod vonage;
+pub mod webhook;
 
 use async_trait::async_trait;
 use std::time::Duration;
@@ -17,8 +23,29 @@ pub struct OutgoingSms {
     /// E.164.
     pub to: String,
     pub body: String,
+    /// The text needs UCS-2 (some providers must be told).
+    pub unicode: bool,
     /// Where the provider posts delivery statuses.
     pub status_callback: Option<String>,
+    /// Our delivery id: passed where a provider takes a client reference or an idempotency
+    /// key, so a retried request cannot send twice.
+    pub reference: String,
+}
+
+impl OutgoingSms {
+    /// A message outside the queue (what `app::domain::sms::count` says of its encoding).
+    pub fn new(to: impl Into<String>, body: impl Into<String>) -> Self {
+        let body = body.into();
+        let unicode =
+            app::domain::sms::count(&body, false).encoding != app::domain::sms::Encoding::Gsm7;
+        Self {
+            to: to.into(),
+            body,
+            unicode,
+            status_callback: None,
+            reference: String::new(),
+        }
+    }
 }
 
 /// What the provider answered, verbatim, for the test-send screen and the logs.
@@ -43,11 +70,14 @@ pub enum Failure {
         message: String,
         raw: RawAnswer,
     },
-    /// Not sent (rate limited, throttled, connection refused): safe to retry.
+    /// Not sent (rate limited, throttled, unavailable, connection refused): safe to retry.
+    /// `throttled` failures (429 and the like) slow the whole integration down and do not use
+    /// up an attempt.
     Retryable {
         code: String,
         message: String,
         retry_after: Option<Duration>,
+        throttled: bool,
         raw: RawAnswer,
     },
     /// The request may have been acted on (timeout after sending, 5xx).
@@ -87,6 +117,19 @@ impl Failure {
     }
 }
 
+/// How a provider's webhooks are checked and read (`None`: it has none, like the sandbox).
+pub fn webhooks(provider: &str) -> Option<&'static dyn webhook::Webhooks> {
+    match provider {
+        "twilio" => Some(&twilio::TwilioWebhooks),
+        "vonage" => Some(&vonage::VonageWebhooks),
+        "plivo" => Some(&plivo::PlivoWebhooks),
+        "telnyx" => Some(&telnyx::TelnyxWebhooks),
+        "messagebird" => Some(&messagebird::MessageBirdWebhooks),
+        "generic" => Some(&generic::GenericWebhooks),
+        _ => None,
+    }
+}
+
 #[async_trait]
 pub trait SmsProvider: Send + Sync {
     async fn send(&self, sms: &OutgoingSms) -> Result<Accepted, Failure>;
@@ -104,6 +147,7 @@ pub fn transport_failure(err: &reqwest::Error) -> Failure {
             code: "connect".into(),
             message: format!("Could not reach the provider: {err}"),
             retry_after: None,
+            throttled: false,
             raw,
         }
     } else {
@@ -131,4 +175,41 @@ pub fn retry_after(headers: &reqwest::header::HeaderMap) -> Option<Duration> {
         .parse::<u64>()
         .ok()
         .map(Duration::from_secs)
+}
+
+/// A 5xx answer: 502, 503 and 504 come from in front of the provider's application (the
+/// message was not taken), so they are retried; any other 5xx may have been acted on.
+pub fn server_error(status: u16, code: String, message: String, raw: RawAnswer) -> Failure {
+    if matches!(status, 502..=504) {
+        Failure::Retryable {
+            code,
+            message,
+            retry_after: None,
+            throttled: false,
+            raw,
+        }
+    } else {
+        Failure::Ambiguous { message, raw }
+    }
+}
+
+/// A 429 answer, or a provider's own "throttled": retried later without using an attempt.
+pub fn throttled(
+    code: String,
+    message: String,
+    retry_after: Option<Duration>,
+    raw: RawAnswer,
+) -> Failure {
+    Failure::Retryable {
+        code,
+        message,
+        retry_after,
+        throttled: true,
+        raw,
+    }
+}
+
+/// A JSON body, or `null` when it is not JSON.
+pub fn json_of(body: &str) -> serde_json::Value {
+    serde_json::from_str(body).unwrap_or(serde_json::Value::Null)
 }

@@ -4,6 +4,8 @@ pub mod accounts;
 pub mod campaigns;
 pub mod codes;
 pub mod customers;
+pub mod deliveries;
+pub mod dispatch;
 pub mod integrations;
 pub mod login_throttle;
 pub mod phone;

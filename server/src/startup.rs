@@ -6,7 +6,8 @@ use crate::{
     http::{self, guards},
     services::{
         accounts::AccountService, campaigns::CampaignService, customers::CustomerService,
-        integrations::IntegrationService, secret_box::SecretBox, segments::SegmentService,
+        dispatch::Engine, integrations::IntegrationService, secret_box::SecretBox,
+        segments::SegmentService,
     },
 };
 use app::{ports::Ports, shell, App};
@@ -34,6 +35,8 @@ pub struct AppState {
     pub segments: Arc<SegmentService>,
     pub campaigns: Arc<CampaignService>,
     pub integrations: Arc<IntegrationService>,
+    /// Sends what the delivery queue holds.
+    pub engine: Arc<Engine>,
     pub secrets: SecretBox,
     pub ports: Ports,
 }
@@ -75,7 +78,21 @@ impl Application {
         let customers = CustomerService::new(db.clone());
         let segments = SegmentService::new(db.clone());
         let campaigns = CampaignService::new(db.clone(), settings.public_url.clone());
-        let integrations = IntegrationService::new(db.clone(), secrets.clone());
+        // Rung whenever a message is queued in this process.
+        let bell = Arc::new(tokio::sync::Notify::new());
+        let integrations = IntegrationService::new(
+            db.clone(),
+            secrets.clone(),
+            bell.clone(),
+            settings.public_url.clone(),
+            settings.allow_private_gateways,
+        );
+        let engine = Engine::new(
+            db.clone(),
+            integrations.clone(),
+            settings.public_url.clone(),
+            bell,
+        );
         let ports = Ports {
             accounts: accounts.clone(),
             customers: customers.clone(),
@@ -94,6 +111,7 @@ impl Application {
             segments,
             campaigns,
             integrations,
+            engine,
             secrets,
             ports,
         };
@@ -120,13 +138,18 @@ impl Application {
             .segments
             .spawn_refresher(std::time::Duration::from_secs(60));
         self.state.campaigns.resume_generation();
-        axum::serve(
+        let engine = self.state.engine.start();
+        let served = axum::serve(
             self.listener,
             self.router
                 .into_make_service_with_connect_info::<SocketAddr>(),
         )
         .with_graceful_shutdown(shutdown)
-        .await
+        .await;
+        // Messages in flight finish (or go back to the queue) before the process ends.
+        tracing::info!("stopping the delivery engine");
+        self.state.engine.shutdown(engine).await;
+        served
     }
 }
 

@@ -1,5 +1,5 @@
 use crate::{
-    dto::{IntegrationView, TestSendResult},
+    dto::{DeliveryView, IntegrationView, SandboxMessage, TestSendResult},
     error::AppError,
 };
 use leptos::prelude::*;
@@ -43,6 +43,7 @@ pub async fn save_integration(
     max_segments_per_second: String,
     is_default: String,
     enabled: String,
+    #[server(default)] help_text: String,
     #[server(default)] credentials: BTreeMap<String, String>,
 ) -> Result<IntegrationView, AppError> {
     use super::context::*;
@@ -65,6 +66,7 @@ pub async fn save_integration(
                 max_segments_per_second: Some(rate),
                 is_default: Some(is_default == "yes"),
                 enabled: Some(enabled == "yes"),
+                help_text: Some(help_text),
             };
             let integrations = ports()?.integrations;
             let saved = match id.filter(|i| !i.is_empty()) {
@@ -107,6 +109,25 @@ pub async fn test_send(id: String, to: String, body: String) -> Result<TestSendR
                 .integrations
                 .test_send(&id, &to, &body, &country)
                 .await
+        }
+        .await,
+    )
+}
+
+/// The integration's latest messages and, for the sandbox, what it recorded.
+#[server(endpoint = "integration_activity")]
+pub async fn integration_activity(
+    id: String,
+) -> Result<(Vec<DeliveryView>, Vec<SandboxMessage>), AppError> {
+    use super::context::*;
+    use crate::domain::Role;
+    respond(
+        async {
+            require_role(Role::Admin)?;
+            let integrations = ports()?.integrations;
+            let messages = integrations.messages(&id, 50).await?;
+            let inbox = integrations.sandbox_inbox(&id, 50).await?;
+            Ok((messages, inbox))
         }
         .await,
     )

@@ -57,6 +57,18 @@ pub const PROVIDERS: &[ProviderSpec] = &[
         credentials: &[
             field("api_key", "API key", false, true),
             field("api_secret", "API secret", true, true),
+            field(
+                "signature_secret",
+                "Signature secret (signed webhooks; without it replies and receipts are refused)",
+                true,
+                false,
+            ),
+            field(
+                "signature_method",
+                "Signature method: md5hash (default), md5, sha1, sha256 or sha512",
+                false,
+                false,
+            ),
         ],
         sender_hint: "A Vonage number or an alphanumeric sender id.",
         sender_required: true,

@@ -12,6 +12,11 @@ pub struct IntegrationView {
     pub max_segments_per_second: u32,
     pub is_default: bool,
     pub enabled: bool,
+    /// What an inbound HELP gets; the built-in text when `None`.
+    pub help_text: Option<String>,
+    /// Where the provider reports statuses and forwards replies.
+    pub status_webhook: String,
+    pub inbound_webhook: String,
     /// Plain credentials as stored, secret ones masked (`••••a1b2`).
     pub credentials: BTreeMap<String, String>,
     pub created_at: i64,
@@ -30,6 +35,8 @@ pub struct IntegrationInput {
     pub max_segments_per_second: Option<u32>,
     pub is_default: Option<bool>,
     pub enabled: Option<bool>,
+    /// Empty clears it (back to the built-in text).
+    pub help_text: Option<String>,
 }
 
 /// The provider's answer to a test send, verbatim where it gave one.
@@ -38,7 +45,8 @@ pub struct TestSendResult {
     pub accepted: bool,
     pub provider_id: Option<String>,
     pub segments: Option<u32>,
-    /// For failures: `permanent`, `retryable` or `ambiguous`.
+    /// When not accepted: `failed`, `unknown` (the provider may have sent it), `retrying` or
+    /// `queued` (no answer yet).
     pub failure: Option<String>,
     pub code: Option<String>,
     pub message: Option<String>,
@@ -47,4 +55,8 @@ pub struct TestSendResult {
     pub raw: String,
     /// The number it went to, as E.164.
     pub to: String,
+    /// The queued message, which status callbacks keep updating.
+    pub delivery_id: Option<i64>,
+    /// The delivery's status when the answer came.
+    pub status: String,
 }

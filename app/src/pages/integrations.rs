@@ -1,15 +1,17 @@
 use super::{shell::AdminOnly, PageError, PageHeader};
 use crate::{
     api::integrations::{
-        get_integration, list_integrations, DeleteIntegration, SaveIntegration, TestSend,
+        get_integration, integration_activity, list_integrations, DeleteIntegration,
+        SaveIntegration, TestSend,
     },
     components::{
         empty_state::EmptyState,
         form::{field_error, form_error, FormAlert, SubmitButton, TextField},
         navigation::hard_navigate,
+        time::format_timestamp,
     },
     domain::provider::{provider, PROVIDERS},
-    dto::IntegrationView,
+    dto::{DeliveryView, IntegrationView, SandboxMessage},
 };
 use leptos::prelude::*;
 use leptos_meta::Title;
@@ -150,6 +152,16 @@ fn IntegrationForm(provider_id: String, found: Option<IntegrationView>) -> impl 
     let rate = found
         .as_ref()
         .map_or("1".to_owned(), |i| i.max_segments_per_second.to_string());
+    let help_text = found
+        .as_ref()
+        .and_then(|i| i.help_text.clone())
+        .unwrap_or_default();
+    let webhooks = found
+        .as_ref()
+        .map(|i| (i.status_webhook.clone(), i.inbound_webhook.clone()));
+    let activity_id = id.clone();
+    let is_sandbox = spec.id == "sandbox";
+    let bump = RwSignal::new(0u32);
     let is_default = found.as_ref().is_some_and(|i| i.is_default);
     let enabled = found.as_ref().is_none_or(|i| i.enabled);
     let stored = found
@@ -197,6 +209,12 @@ fn IntegrationForm(provider_id: String, found: Option<IntegrationView>) -> impl 
                 <TextField id="integration-rate" label="Segments per second" name="max_segments_per_second" value=rate
                     hint="What your sender may send: 1 for a US long code, 3 toll-free, 100 a short code." error=field_error(value, "max_segments_per_second")/>
                 <div class="field">
+                    <label for="integration-help">"Reply to HELP (optional)"</label>
+                    <textarea id="integration-help" name="help_text" rows="2" maxlength="320">{help_text}</textarea>
+                    <p class="field-hint">"Sent when someone texts HELP or INFO. Empty uses: “You get offers by SMS from this shop. Reply STOP to unsubscribe, START to subscribe again.”"</p>
+                    <p class="field-error" hidden=move || field_error(value, "help_text").get().is_none()>{move || field_error(value, "help_text").get()}</p>
+                </div>
+                <div class="field">
                     <label for="integration-default">"Default for new distributions"</label>
                     <select id="integration-default" name="is_default">
                         <option value="no" selected=!is_default>"No"</option>
@@ -215,7 +233,18 @@ fn IntegrationForm(provider_id: String, found: Option<IntegrationView>) -> impl 
                 </div>
             </ActionForm>
         </section>
-        {existing.then(|| view! { <TestSendForm id=test_id.clone()/> })}
+        {webhooks.filter(|_| !is_sandbox).map(|(status, inbound)| view! {
+            <section class="card" aria-labelledby="webhooks-heading">
+                <h2 id="webhooks-heading">"Webhooks"</h2>
+                <p class="muted">"Codecast asks the provider to report each message's status to the first address. Set the second as the number's incoming-message webhook, so STOP, START and HELP replies reach Codecast. Both are checked against the provider's signature."</p>
+                <dl class="webhook-urls">
+                    <dt>"Delivery status"</dt><dd><code data-testid="status-webhook">{status}</code></dd>
+                    <dt>"Incoming messages"</dt><dd><code data-testid="inbound-webhook">{inbound}</code></dd>
+                </dl>
+            </section>
+        })}
+        {existing.then(|| view! { <TestSendForm id=test_id.clone() bump/> })}
+        {existing.then(|| view! { <IntegrationActivity id=activity_id.clone() sandbox=is_sandbox bump/> })}
         {existing.then(|| view! {
             <section class="card danger-zone">
                 <h2>"Delete"</h2>
@@ -233,9 +262,14 @@ fn IntegrationForm(provider_id: String, found: Option<IntegrationView>) -> impl 
 
 /// Sends one message and shows the provider's answer as it came.
 #[component]
-fn TestSendForm(id: String) -> impl IntoView {
+fn TestSendForm(id: String, bump: RwSignal<u32>) -> impl IntoView {
     let send = ServerAction::<TestSend>::new();
     let value = send.value();
+    Effect::new(move |_| {
+        if value.with(|v| matches!(v, Some(Ok(_)))) {
+            bump.update(|n| *n += 1);
+        }
+    });
     view! {
         <section class="card" aria-labelledby="test-heading">
             <h2 id="test-heading">"Test send"</h2>
@@ -262,6 +296,109 @@ fn TestSendForm(id: String) -> impl IntoView {
                     <pre class="raw-answer">{r.raw.clone()}</pre>
                 </div>
             })}
+        </section>
+    }
+}
+
+/// The integration's latest messages (kept current while the page is open) and, for the
+/// sandbox, the messages it recorded instead of sending.
+#[component]
+fn IntegrationActivity(id: String, sandbox: bool, bump: RwSignal<u32>) -> impl IntoView {
+    let activity = Resource::new(
+        move || (id.clone(), bump.get()),
+        |(id, _)| integration_activity(id),
+    );
+    Effect::new(move |_| {
+        if let Ok(handle) = set_interval_with_handle(
+            move || activity.refetch(),
+            std::time::Duration::from_secs(3),
+        ) {
+            on_cleanup(move || handle.clear());
+        }
+    });
+    view! {
+        <Transition fallback=|| view! { <p class="loading">"Loading messages…"</p> }>
+            {move || Suspend::new(async move {
+                match activity.await {
+                    Err(e) => view! { <div class="alert alert-error" role="alert">{e.to_string()}</div> }.into_any(),
+                    Ok((messages, inbox)) => view! {
+                        {sandbox.then(|| view! { <SandboxInbox inbox/> })}
+                        <MessageLog messages/>
+                    }.into_any(),
+                }
+            })}
+        </Transition>
+    }
+}
+
+#[component]
+fn MessageLog(messages: Vec<DeliveryView>) -> impl IntoView {
+    view! {
+        <section class="card table-card" aria-labelledby="messages-heading">
+            <h2 id="messages-heading">"Recent messages"</h2>
+            {if messages.is_empty() {
+                view! { <p class="muted">"Nothing sent through this integration yet."</p> }.into_any()
+            } else {
+                view! {
+                    <div class="table-wrap">
+                        <table class="table" data-testid="messages">
+                            <thead><tr>
+                                <th scope="col">"Queued"</th><th scope="col">"To"</th><th scope="col">"Text"</th>
+                                <th scope="col">"Status"</th><th scope="col">"Provider id"</th><th scope="col">"Error"</th>
+                            </tr></thead>
+                            <tbody>
+                                {messages.into_iter().map(|m| {
+                                    let kind = match m.kind.as_str() { "test" => "test", "reply" => "reply", _ => "" };
+                                    let error = match (&m.error_code, &m.error_message, &m.skip_reason) {
+                                        (_, _, Some(reason)) => format!("skipped: {}", reason.replace('_', " ")),
+                                        (Some(code), Some(msg), _) => format!("{code}: {msg}"),
+                                        (None, Some(msg), _) => msg.clone(),
+                                        _ => String::new(),
+                                    };
+                                    let status_class = format!("status status-{}", m.status);
+                                    view! {
+                                        <tr data-delivery=m.id>
+                                            <td data-label="Queued">{format_timestamp(m.created_at)}</td>
+                                            <td data-label="To">{m.to.clone()}</td>
+                                            <td data-label="Text" class="message-text">{m.body.clone()}
+                                                {(!kind.is_empty()).then(|| view! { " " <span class="badge">{kind}</span> })}</td>
+                                            <td data-label="Status"><span class=status_class data-testid="message-status">{m.status.clone()}</span>
+                                                {m.provider_status.clone().filter(|p| *p != m.status).map(|p| view! { <span class="muted small">{format!(" ({p})")}</span> })}</td>
+                                            <td data-label="Provider id"><code>{m.provider_id.clone().unwrap_or_default()}</code></td>
+                                            <td data-label="Error">{error}</td>
+                                        </tr>
+                                    }
+                                }).collect_view()}
+                            </tbody>
+                        </table>
+                    </div>
+                }.into_any()
+            }}
+        </section>
+    }
+}
+
+#[component]
+fn SandboxInbox(inbox: Vec<SandboxMessage>) -> impl IntoView {
+    view! {
+        <section class="card" aria-labelledby="inbox-heading">
+            <h2 id="inbox-heading">"Sandbox inbox"</h2>
+            <p class="muted">"What the sandbox recorded instead of sending: nothing here reached a phone."</p>
+            {if inbox.is_empty() {
+                view! { <p class="muted">"Empty: send a test or a distribution through this integration."</p> }.into_any()
+            } else {
+                view! {
+                    <ul class="sandbox-inbox" data-testid="sandbox-inbox">
+                        {inbox.into_iter().map(|m| view! {
+                            <li class="sms-bubble">
+                                <p class="sms-meta">{format!("{} → {} · {} · {} segment{}", m.sender.clone().unwrap_or_else(|| "Sandbox".into()), m.to,
+                                    format_timestamp(m.created_at), m.segments, if m.segments == 1 { "" } else { "s" })}</p>
+                                <p class="sms-body">{m.body.clone()}</p>
+                            </li>
+                        }).collect_view()}
+                    </ul>
+                }.into_any()
+            }}
         </section>
     }
 }

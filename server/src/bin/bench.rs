@@ -12,6 +12,11 @@
 //! - `import [rows] [postgres]`: streams a generated CSV of customers (100,000 rows by default)
 //!   through `POST /v1/customers/import` of an in-process server on a fresh database, and
 //!   prints the time and the process's peak memory.
+//! - `delivery [messages] [postgres]`: (a) throughput of the delivery queue and the Twilio
+//!   adapter against an unlimited loopback fake provider, next to the raw reqwest → fake
+//!   ceiling measured in the same run with the same concurrency; (b) pacing accuracy of an
+//!   integration limited to 100 segments/s, sending 6,000 segments (one- and two-segment
+//!   messages) for about a minute.
 
 use app::domain::{
     message::{benchmark_data, benchmark_template, preview, preview_parsed},
@@ -26,14 +31,18 @@ fn main() {
         "import" => import(),
         "codes" => codes(),
         "segments" => segments(),
+        "delivery" => delivery(),
         "all" => {
             template();
             codes();
             import();
             segments();
+            delivery();
         }
         other => {
-            eprintln!("unknown benchmark {other:?}; try: template, codes, import, segments");
+            eprintln!(
+                "unknown benchmark {other:?}; try: template, codes, import, segments, delivery"
+            );
             std::process::exit(2);
         }
     }
@@ -432,4 +441,197 @@ fn print_samples(label: &str, samples: &mut [Duration]) {
         samples[samples.len() - 1].as_secs_f64() * 1e3,
         samples.len()
     );
+}
+
+/// What the fake provider saw: when each request came and how many segments it carried.
+#[derive(Default)]
+struct FakeLog {
+    arrivals: std::sync::Mutex<Vec<(Instant, u32)>>,
+}
+
+/// A Twilio-shaped provider on loopback that accepts everything at once.
+async fn fake_provider() -> (String, std::sync::Arc<FakeLog>) {
+    use axum::{body::Bytes, routing::post, Router};
+    use std::sync::{
+        atomic::{AtomicU64, Ordering},
+        Arc,
+    };
+    let log = Arc::new(FakeLog::default());
+    let counter = Arc::new(AtomicU64::new(0));
+    let seen = log.clone();
+    let app = Router::new().route(
+        "/2010-04-01/Accounts/{sid}/Messages.json",
+        post(move |body: Bytes| {
+            let seen = seen.clone();
+            let counter = counter.clone();
+            async move {
+                let text = url::form_urlencoded::parse(&body)
+                    .find(|(k, _)| k == "Body")
+                    .map(|(_, v)| v.into_owned())
+                    .unwrap_or_default();
+                let segments = app::domain::sms::count(&text, false).segments as u32;
+                seen.arrivals
+                    .lock()
+                    .expect("log")
+                    .push((Instant::now(), segments));
+                let n = counter.fetch_add(1, Ordering::Relaxed);
+                (
+                    axum::http::StatusCode::CREATED,
+                    [("content-type", "application/json")],
+                    format!(
+                        r#"{{"sid":"SM{n:032x}","status":"queued","num_segments":"{segments}"}}"#
+                    ),
+                )
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    tokio::spawn(async move { axum::serve(listener, app).await.ok() });
+    (format!("http://{addr}"), log)
+}
+
+fn delivery() {
+    let count: usize = std::env::args()
+        .nth(2)
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(20_000);
+    let postgres = std::env::args().nth(3).is_some_and(|a| a == "postgres");
+    let runtime = tokio::runtime::Runtime::new().expect("runtime");
+    runtime.block_on(async move {
+        use app::{dto::IntegrationInput, ports::Integrations};
+        use futures::StreamExt;
+        use server::services::deliveries::{self, NewDelivery};
+
+        let (fake, log) = fake_provider().await;
+        let bench = BenchApp::start(postgres).await;
+        println!("delivery ({}): {count} messages", bench.backend_name());
+
+        // (a) The ceiling: the same requests straight from reqwest, 64 at a time (the
+        // dispatcher's cap on requests in flight).
+        let http = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().expect("client");
+        let url = format!("{fake}/2010-04-01/Accounts/AC1/Messages.json");
+        let started = Instant::now();
+        futures::stream::iter(0..count)
+            .map(|i| {
+                let http = http.clone();
+                let url = url.clone();
+                async move {
+                    let form = [("To", format!("+1415{i:07}")), ("From", "+15017122661".into()),
+                        ("Body", format!("Hi Ana, your code SUMMER-{i:06} gets you 20% off")),
+                        ("StatusCallback", format!("http://127.0.0.1/webhooks/sms/int_1/status?d={i}"))];
+                    let res = http.post(&url).basic_auth("AC1", Some("token")).form(&form).send().await.expect("fake answers");
+                    let json: serde_json::Value = res.json().await.expect("json");
+                    std::hint::black_box(json);
+                }
+            })
+            .buffer_unordered(64)
+            .collect::<Vec<()>>()
+            .await;
+        let raw = count as f64 / started.elapsed().as_secs_f64();
+        println!("  raw reqwest → loopback fake ceiling: {raw:.0} messages/s");
+
+        let integration = |rate: u32, name: &str| IntegrationInput {
+            name: Some(name.into()),
+            provider: Some("twilio".into()),
+            credentials: [("account_sid".to_owned(), "AC1".to_owned()), ("auth_token".to_owned(), "token-long-enough".to_owned())].into(),
+            sender: Some("+15017122661".into()),
+            base_url: Some(fake.clone()),
+            max_segments_per_second: Some(rate),
+            ..Default::default()
+        };
+        let fast = bench.state.integrations.create(integration(100_000, "Unlimited")).await.expect("integration");
+        let items: Vec<NewDelivery> = (0..count)
+            .map(|i| NewDelivery {
+                kind: "distribution", distribution_id: Some("dst_bench".into()), customer_id: None,
+                occurrence: i.to_string(), integration_id: fast.id.clone(), priority: deliveries::PRIORITY_BULK,
+                recipient: format!("+1415{i:07}"), body: format!("Hi Ana, your code SUMMER-{i:06} gets you 20% off"),
+                // Due once all are queued, so the timing below is sending only.
+                send_after: server::ids::now_millis() + 3_600_000,
+            })
+            .collect();
+        let db = bench.state.db.clone();
+        let started = Instant::now();
+        {
+            use sea_orm::TransactionTrait;
+            let txn = db.begin().await.expect("txn");
+            deliveries::enqueue(&txn, &items).await.expect("enqueue");
+            txn.commit().await.expect("commit");
+        }
+        println!("  queued {count} messages one by one in {:.2} s (distributions will insert set-based)", started.elapsed().as_secs_f64());
+        log.arrivals.lock().expect("log").clear();
+        let accepted = || {
+            let db = db.clone();
+            async move {
+                use sea_orm::ConnectionTrait;
+                db.query_one(sea_orm::Statement::from_string(db.get_database_backend(),
+                    "SELECT COUNT(*) AS n FROM deliveries WHERE status = 'accepted'"))
+                    .await.ok().flatten().and_then(|r| r.try_get::<i64>("", "n").ok()).unwrap_or(0)
+            }
+        };
+        {
+            use sea_orm::ConnectionTrait;
+            db.execute_unprepared("UPDATE deliveries SET send_after = 0").await.expect("due now");
+        }
+        let started = Instant::now();
+        bench.state.engine.wake();
+        while accepted().await < count as i64 {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        let engine = count as f64 / started.elapsed().as_secs_f64();
+        println!(
+            "  queue + dispatcher + Twilio adapter: {engine:.0} messages/s, {:.0} % of the ceiling (goal ≥ 60 %)",
+            100.0 * engine / raw
+        );
+
+        // (b) Pacing: 100 segments/s, 6,000 segments.
+        let paced = bench.state.integrations.create(integration(100, "Paced")).await.expect("integration");
+        let long = "Your code SUMMER-000000 gets you 20% off everything in the summer sale this week. Show this message at the till or enter the code at checkout online before Sunday.";
+        assert_eq!(app::domain::sms::count(long, false).segments, 2);
+        let items: Vec<NewDelivery> = (0..5000)
+            .map(|i| NewDelivery {
+                kind: "distribution", distribution_id: Some("dst_paced".into()), customer_id: None,
+                occurrence: i.to_string(), integration_id: paced.id.clone(), priority: deliveries::PRIORITY_BULK,
+                recipient: format!("+1415{i:07}"),
+                body: if i % 5 == 0 { long.to_owned() } else { format!("Short {i}") },
+                send_after: server::ids::now_millis() + 3_600_000,
+            })
+            .collect();
+        let total_segments: u32 = items.iter().map(|d| app::domain::sms::count(&d.body, false).segments as u32).sum();
+        deliveries::enqueue(&db, &items).await.expect("enqueue");
+        log.arrivals.lock().expect("log").clear();
+        {
+            use sea_orm::ConnectionTrait;
+            db.execute_unprepared("UPDATE deliveries SET send_after = 0 WHERE status = 'pending'").await.expect("due now");
+        }
+        bench.state.engine.wake();
+        while accepted().await < (count + 5000) as i64 {
+            tokio::time::sleep(Duration::from_millis(250)).await;
+        }
+        let arrivals = log.arrivals.lock().expect("log").clone();
+        let (first, last) = (arrivals.first().expect("sent").0, arrivals.last().expect("sent"));
+        let span = last.0.duration_since(first).as_secs_f64();
+        // The last message's segments are not spent until after it starts.
+        let rate = f64::from(total_segments - last.1) / span;
+        println!(
+            "  pacing at 100 segments/s: {total_segments} segments in {span:.2} s = {rate:.2} segments/s, {:+.2} % (goal within ±2 %)",
+            100.0 * (rate - 100.0) / 100.0
+        );
+        // The worst one-second window.
+        let mut worst = 0u32;
+        let mut j = 0;
+        let mut in_window = 0u32;
+        for i in 0..arrivals.len() {
+            in_window += arrivals[i].1;
+            while arrivals[i].0.duration_since(arrivals[j].0) >= Duration::from_secs(1) {
+                in_window -= arrivals[j].1;
+                j += 1;
+            }
+            worst = worst.max(in_window);
+        }
+        println!("  busiest one-second window: {worst} segments");
+        bench.finish().await;
+    });
 }

@@ -20,6 +20,8 @@ pub struct Model {
     pub secret_hints: String,
     pub created_at: i64,
     pub updated_at: i64,
+    /// What an inbound HELP gets; the built-in text when `None`.
+    pub help_text: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

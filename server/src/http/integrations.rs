@@ -9,7 +9,7 @@ use super::{
 };
 use crate::startup::AppState;
 use app::{
-    dto::{IntegrationInput, IntegrationView, TestSendResult},
+    dto::{DeliveryView, IntegrationInput, IntegrationView, TestSendResult},
     ports::{Customers, Integrations},
 };
 use axum::{
@@ -37,6 +37,8 @@ pub struct IntegrationRequest {
     #[serde(rename = "default")]
     pub is_default: Option<bool>,
     pub enabled: Option<bool>,
+    /// The answer to an inbound HELP (at most 320 characters); empty restores the built-in text.
+    pub help_text: Option<String>,
 }
 
 #[derive(Serialize, ToSchema)]
@@ -50,6 +52,11 @@ pub struct Integration {
     #[serde(rename = "default")]
     pub is_default: bool,
     pub enabled: bool,
+    pub help_text: Option<String>,
+    /// Where the provider reports message statuses (Codecast passes it with every message).
+    pub status_webhook: String,
+    /// To set as the sender's incoming-message webhook (STOP, START, HELP).
+    pub inbound_webhook: String,
     /// Plain credentials as stored; secret ones masked (`••••a1b2`).
     pub credentials: BTreeMap<String, String>,
     pub created_at: String,
@@ -73,6 +80,7 @@ impl From<IntegrationRequest> for IntegrationInput {
             max_segments_per_second: r.max_segments_per_second,
             is_default: r.is_default,
             enabled: r.enabled,
+            help_text: r.help_text,
         }
     }
 }
@@ -88,6 +96,9 @@ impl From<IntegrationView> for Integration {
             max_segments_per_second: v.max_segments_per_second,
             is_default: v.is_default,
             enabled: v.enabled,
+            help_text: v.help_text,
+            status_webhook: v.status_webhook,
+            inbound_webhook: v.inbound_webhook,
             credentials: v.credentials,
             created_at: rfc3339(v.created_at),
             updated_at: rfc3339(v.updated_at),
@@ -175,13 +186,18 @@ pub struct TestSendResponse {
     pub to: String,
     pub provider_id: Option<String>,
     pub segments: Option<u32>,
-    /// `permanent`, `retryable` or `ambiguous` when not accepted.
+    /// When not accepted: `failed`, `unknown` (the provider may have sent it), `retrying` or
+    /// `queued` (no answer within 25 s).
     pub failure: Option<String>,
     pub code: Option<String>,
     pub message: Option<String>,
     pub http_status: Option<u16>,
     /// The provider's response body, verbatim.
     pub raw: String,
+    /// The queued message; status callbacks keep updating it (`GET …/messages/{delivery_id}`).
+    pub delivery_id: Option<i64>,
+    /// Its status when the answer came.
+    pub status: String,
 }
 
 impl From<TestSendResult> for TestSendResponse {
@@ -196,6 +212,8 @@ impl From<TestSendResult> for TestSendResponse {
             message: r.message,
             http_status: r.http_status,
             raw: r.raw,
+            delivery_id: r.delivery_id,
+            status: r.status,
         }
     }
 }
@@ -216,4 +234,88 @@ pub async fn test_send(
         .test_send(&id, &body.to, &body.body, &country)
         .await?;
     Ok(Json(result.into()))
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct Message {
+    pub id: i64,
+    /// `distribution`, `test` or `reply`.
+    pub kind: String,
+    pub distribution: Option<String>,
+    pub customer: Option<String>,
+    /// Masked.
+    pub to: String,
+    pub text: String,
+    pub encoding: String,
+    pub segments: u32,
+    /// pending, sending, accepted, sent, delivered, undelivered, failed, skipped or unknown.
+    pub status: String,
+    pub skip_reason: Option<String>,
+    pub attempts: u32,
+    pub provider_id: Option<String>,
+    pub provider_status: Option<String>,
+    pub error_code: Option<String>,
+    pub error_message: Option<String>,
+    pub created_at: String,
+    pub updated_at: String,
+}
+
+impl From<DeliveryView> for Message {
+    fn from(d: DeliveryView) -> Self {
+        Self {
+            id: d.id,
+            kind: d.kind,
+            distribution: d.distribution_id,
+            customer: d.customer_id,
+            to: d.to,
+            text: d.body,
+            encoding: d.encoding,
+            segments: d.provider_segments.unwrap_or(d.segments),
+            status: d.status,
+            skip_reason: d.skip_reason,
+            attempts: d.attempts,
+            provider_id: d.provider_id,
+            provider_status: d.provider_status,
+            error_code: d.error_code,
+            error_message: d.error_message,
+            created_at: rfc3339(d.created_at),
+            updated_at: rfc3339(d.updated_at),
+        }
+    }
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct MessageList {
+    pub data: Vec<Message>,
+    pub has_more: bool,
+}
+
+/// The integration's latest 100 messages, newest first.
+#[utoipa::path(get, path = "/v1/integrations/sms/{id}/messages", tag = "integrations", security(("bearer" = [])),
+    params(("id" = String, Path)),
+    responses((status = 200, body = MessageList), (status = 404, body = ErrorBody)))]
+pub async fn messages(
+    _: AdminCaller,
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Json<MessageList>, ApiError> {
+    let rows = state.integrations.messages(&id, 100).await?;
+    Ok(Json(MessageList {
+        has_more: rows.len() == 100,
+        data: rows.into_iter().map(Message::from).collect(),
+    }))
+}
+
+/// One message of the integration, with its current status.
+#[utoipa::path(get, path = "/v1/integrations/sms/{id}/messages/{message}", tag = "integrations", security(("bearer" = [])),
+    params(("id" = String, Path), ("message" = i64, Path)),
+    responses((status = 200, body = Message), (status = 404, body = ErrorBody)))]
+pub async fn message(
+    _: AdminCaller,
+    State(state): State<AppState>,
+    Path((id, message)): Path<(String, i64)>,
+) -> Result<Json<Message>, ApiError> {
+    Ok(Json(
+        state.integrations.delivery(&id, message).await?.into(),
+    ))
 }

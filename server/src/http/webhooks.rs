@@ -1,21 +1,28 @@
-//! Provider webhooks: `POST /webhooks/sms/{integration}/inbound`. No bearer key: the
-//! provider's signature is the credential, and anything unsigned or forged gets 403.
+//! Provider webhooks: `/webhooks/sms/{integration}/status` and `/inbound`. No bearer key: the
+//! provider's signature is the credential, and anything unsigned or forged gets 403. Each
+//! provider's scheme and field names live in its module (`providers::*`).
 //!
 //! Inbound replies manage consent: STOP, STOPALL, UNSUBSCRIBE, CANCEL, END, QUIT, REVOKE and
 //! OPTOUT opt the sender out (with a ledger entry), START, UNSTOP and YES opt them back in,
 //! HELP and INFO get the help text. Only the whole message counts, in any case.
 
-use crate::{providers::signatures::twilio_valid, startup::AppState};
-use app::{domain::consent::SmsConsent, ports::Integrations};
+use crate::{
+    ids::now_millis,
+    providers::{
+        self,
+        webhook::{WebhookRequest, Webhooks},
+    },
+    services::deliveries::{self, NewDelivery},
+    startup::AppState,
+};
+use app::{domain::consent::SmsConsent, dto::IntegrationView, ports::Integrations};
 use axum::{
+    body::Bytes,
     extract::{OriginalUri, Path, State},
-    http::{header, HeaderMap, HeaderValue, StatusCode},
+    http::{header, HeaderMap, HeaderValue, Method, StatusCode, Uri},
     response::{IntoResponse, Response},
-    Form,
 };
 
-pub const HELP_TEXT: &str =
-    "You get offers by SMS from this shop. Reply STOP to unsubscribe, START to subscribe again.";
 const OPT_OUT: &[&str] = &[
     "STOP",
     "STOPALL",
@@ -51,60 +58,145 @@ pub fn keyword(body: &str) -> Keyword {
     }
 }
 
-pub async fn inbound(
-    State(state): State<AppState>,
-    Path(id): Path<String>,
-    OriginalUri(uri): OriginalUri,
+/// The request as the provider sent it, and its integration, once the signature is checked.
+struct Verified {
+    integration: IntegrationView,
+    hooks: &'static dyn Webhooks,
+    req: WebhookRequest,
+}
+
+async fn verified(
+    state: &AppState,
+    id: &str,
+    method: Method,
+    uri: &Uri,
     headers: HeaderMap,
-    Form(params): Form<Vec<(String, String)>>,
-) -> Response {
+    body: Bytes,
+) -> Result<Verified, Response> {
     let forbidden = || (StatusCode::FORBIDDEN, "Forbidden").into_response();
-    let Ok(integration) = state.integrations.get(&id).await else {
-        return forbidden();
+    let Ok(integration) = state.integrations.get(id).await else {
+        return Err(forbidden());
     };
-    if integration.provider != "twilio" {
-        // Other providers' signature schemes are not checked yet, so nothing is trusted.
-        return forbidden();
-    }
-    let Ok(credentials) = state.integrations.credentials(&id).await else {
-        return forbidden();
+    let Some(hooks) = providers::webhooks(&integration.provider) else {
+        return Err(forbidden());
     };
-    let token = credentials.get("auth_token").cloned().unwrap_or_default();
-    let signature = headers
-        .get("x-twilio-signature")
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or_default();
+    let Ok(credentials) = state.integrations.credentials(id).await else {
+        return Err(forbidden());
+    };
     let url = format!(
         "{}{}",
         state.settings.public_url.trim_end_matches('/'),
         uri.path_and_query().map_or(uri.path(), |p| p.as_str())
     );
-    if token.is_empty() || !twilio_valid(&token, &url, &params, signature) {
-        tracing::warn!(integration = %id, "inbound webhook with a missing or wrong signature");
-        return forbidden();
+    let req = WebhookRequest::new(method, url, headers, body.to_vec(), now_millis() / 1000);
+    if !hooks.verify(&req, &credentials) {
+        tracing::warn!(integration = %id, "webhook with a missing or wrong signature");
+        return Err(forbidden());
     }
-    let get = |name: &str| {
-        params
-            .iter()
-            .find(|(k, _)| k == name)
-            .map(|(_, v)| v.clone())
-            .unwrap_or_default()
+    Ok(Verified {
+        integration,
+        hooks,
+        req,
+    })
+}
+
+/// `POST|GET /webhooks/sms/{integration}/status`: a delivery status moves its delivery
+/// forward (never back).
+pub async fn status(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    method: Method,
+    OriginalUri(uri): OriginalUri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let v = match verified(&state, &id, method, &uri, headers, body).await {
+        Ok(v) => v,
+        Err(r) => return r,
     };
-    let from = get("From");
-    let actor = format!("SMS reply via {}", integration.name);
-    let reply = match keyword(&get("Body")) {
-        Keyword::OptOut => consent(&state, &from, SmsConsent::OptedOut, &actor)
+    let Some(report) = v.hooks.status(&v.req) else {
+        // Signed but not a status we track (an inbound event, a read receipt): acknowledged.
+        return StatusCode::NO_CONTENT.into_response();
+    };
+    match deliveries::apply_status(&state.db, &v.integration.id, &report).await {
+        Ok(_) => StatusCode::NO_CONTENT.into_response(),
+        Err(e) => {
+            tracing::error!(error = %e, "recording a delivery status failed");
+            // The provider retries on errors.
+            StatusCode::INTERNAL_SERVER_ERROR.into_response()
+        }
+    }
+}
+
+/// `POST|GET /webhooks/sms/{integration}/inbound`: replies that manage consent.
+pub async fn inbound(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    method: Method,
+    OriginalUri(uri): OriginalUri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let v = match verified(&state, &id, method, &uri, headers, body).await {
+        Ok(v) => v,
+        Err(r) => return r,
+    };
+    let Some(message) = v.hooks.inbound(&v.req) else {
+        return acknowledge(v.hooks, None);
+    };
+    let actor = format!("SMS reply via {}", v.integration.name);
+    let reply = match keyword(&message.text) {
+        Keyword::OptOut => consent(&state, &message.from, SmsConsent::OptedOut, &actor)
             .await
             .map(|_| None),
-        Keyword::OptIn => consent(&state, &from, SmsConsent::OptedIn, &actor)
+        Keyword::OptIn => consent(&state, &message.from, SmsConsent::OptedIn, &actor)
             .await
             .map(|_| None),
-        Keyword::Help => Ok(Some(HELP_TEXT)),
+        Keyword::Help => match state.integrations.help_text(&v.integration.id).await {
+            Ok(text) => Ok(Some(text)),
+            Err(_) => Err(()),
+        },
         Keyword::Other => Ok(None),
     };
+    let reply = match reply {
+        Ok(r) => r,
+        Err(()) => return StatusCode::INTERNAL_SERVER_ERROR.into_response(),
+    };
     match reply {
-        Ok(message) => twiml(message),
-        Err(()) => StatusCode::INTERNAL_SERVER_ERROR.into_response(),
+        Some(text) if !v.hooks.replies_inline() => {
+            // Sent like any message: paced, recorded, on the integration's page.
+            let queued = deliveries::enqueue(
+                &state.db,
+                &[NewDelivery {
+                    kind: "reply",
+                    distribution_id: None,
+                    customer_id: None,
+                    occurrence: String::new(),
+                    integration_id: v.integration.id.clone(),
+                    priority: deliveries::PRIORITY_URGENT,
+                    recipient: message.from.clone(),
+                    body: text,
+                    send_after: now_millis(),
+                }],
+            )
+            .await;
+            if let Err(e) = queued {
+                tracing::error!(error = %e, "queueing a help reply failed");
+                return StatusCode::INTERNAL_SERVER_ERROR.into_response();
+            }
+            state.engine.wake();
+            acknowledge(v.hooks, None)
+        }
+        other => acknowledge(v.hooks, other.as_deref()),
+    }
+}
+
+/// The webhook's answer: TwiML for Twilio (with the reply when there is one), else empty.
+fn acknowledge(hooks: &dyn Webhooks, message: Option<&str>) -> Response {
+    if hooks.replies_inline() {
+        twiml(message)
+    } else {
+        StatusCode::NO_CONTENT.into_response()
     }
 }
 

@@ -48,6 +48,7 @@ impl SmsProvider for Sandbox {
                 code: "storage".into(),
                 message: format!("The sandbox could not record the message: {e}"),
                 retry_after: None,
+                throttled: false,
                 raw: RawAnswer {
                     http_status: None,
                     body: String::new(),

@@ -2,8 +2,14 @@
 //! form-encoded, HTTP Basic auth with the account SID and auth token.
 
 use super::{
-    retry_after, transport_failure, Accepted, Failure, OutgoingSms, RawAnswer, SmsProvider,
+    retry_after, server_error, throttled, transport_failure, Accepted, Failure, OutgoingSms,
+    RawAnswer, SmsProvider,
 };
+use super::{
+    signatures::twilio_valid,
+    webhook::{common_status, plus, Credentials, Inbound, WebhookRequest, Webhooks},
+};
+use crate::services::deliveries::{StatusReport, DELIVERED};
 use async_trait::async_trait;
 use serde_json::Value;
 
@@ -82,18 +88,79 @@ impl SmsProvider for Twilio {
             .unwrap_or("Twilio refused the message.")
             .to_owned();
         if status.as_u16() == 429 || code == "20429" {
-            return Err(Failure::Retryable {
-                code,
-                message,
-                retry_after: wait,
-                raw,
-            });
+            return Err(throttled(code, message, wait, raw));
         }
         if status.is_server_error() {
-            return Err(Failure::Ambiguous { message, raw });
+            return Err(server_error(status.as_u16(), code, message, raw));
         }
         // Every other 4xx (21211 invalid To, 21610 replied STOP, 21614 not mobile, 21617 too
         // long, 20003 authentication, …) fails the same way again.
         Err(Failure::Permanent { code, message, raw })
     }
+}
+
+/// Twilio's webhooks: form posts signed with `X-Twilio-Signature` over the URL and the sorted
+/// form fields (see `signatures::twilio_valid`).
+pub struct TwilioWebhooks;
+
+impl Webhooks for TwilioWebhooks {
+    fn verify(&self, req: &WebhookRequest, credentials: &Credentials) -> bool {
+        let token = credentials
+            .get("auth_token")
+            .map(String::as_str)
+            .unwrap_or_default();
+        let signature = req.header("x-twilio-signature").unwrap_or_default();
+        !token.is_empty() && twilio_valid(token, &req.url, &req.form, signature)
+    }
+
+    fn status(&self, req: &WebhookRequest) -> Option<StatusReport> {
+        let word = req.param("MessageStatus")?.to_owned();
+        // `read` (WhatsApp/RCS) comes after delivered; `receiving`/`received` are inbound.
+        let status = match word.as_str() {
+            "read" => DELIVERED,
+            other => common_status(other)?,
+        };
+        let error_code = req
+            .param("ErrorCode")
+            .filter(|c| !c.is_empty() && *c != "0")
+            .map(str::to_owned);
+        Some(StatusReport {
+            delivery_id: req.delivery_id(),
+            provider_id: req.param("MessageSid").map(str::to_owned),
+            status,
+            provider_status: word,
+            error_message: error_code.as_deref().map(error_text),
+            error_code,
+        })
+    }
+
+    fn inbound(&self, req: &WebhookRequest) -> Option<Inbound> {
+        Some(Inbound {
+            from: plus(req.param("From")?),
+            text: req.param("Body").unwrap_or_default().to_owned(),
+        })
+    }
+
+    fn replies_inline(&self) -> bool {
+        true
+    }
+}
+
+/// What Twilio's common delivery error codes mean.
+fn error_text(code: &str) -> String {
+    match code {
+        "30001" => "Queue overflow: the sender's queue was full for too long.",
+        "30002" => "Account suspended.",
+        "30003" => "Unreachable destination handset.",
+        "30004" => {
+            "Message blocked (the recipient may have replied STOP, or the carrier blocked it)."
+        }
+        "30005" => "Unknown destination handset.",
+        "30006" => "Landline or unreachable carrier.",
+        "30007" => "Filtered by the carrier as spam or unregistered traffic.",
+        "30008" => "Unknown error from the carrier.",
+        "21610" => "The recipient replied STOP to this sender.",
+        _ => "Twilio reported an error; see its error dictionary.",
+    }
+    .to_owned()
 }

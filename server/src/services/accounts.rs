@@ -111,7 +111,7 @@ impl AccountService {
         password: Password,
     ) -> Result<UserView, AppError> {
         let hash = hash_password(password).await?;
-        let txn = self.db.begin().await.map_err(internal)?;
+        let txn = crate::db::begin(&self.db).await.map_err(internal)?;
         let user = insert_user(&txn, &email, role, hash).await?;
         if instance::Entity::find_by_id(1)
             .one(&txn)
@@ -137,7 +137,7 @@ impl AccountService {
         let user = find_user_by_email(&self.db, email.as_str())
             .await?
             .ok_or_else(|| AppError::not_found(format!("No user has the email {email}.")))?;
-        let txn = self.db.begin().await.map_err(internal)?;
+        let txn = crate::db::begin(&self.db).await.map_err(internal)?;
         users::Entity::update_many()
             .col_expr(users::Column::PasswordHash, hash.into())
             .filter(users::Column::Id.eq(user.id.clone()))
@@ -180,7 +180,7 @@ impl Accounts for AccountService {
             return Err(already());
         }
         let hash = hash_password(password).await?;
-        let txn = self.db.begin().await.map_err(internal)?;
+        let txn = crate::db::begin(&self.db).await.map_err(internal)?;
         // The instance row's primary key decides a race between two set-up forms.
         insert_instance(&txn)
             .await

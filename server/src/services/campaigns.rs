@@ -121,14 +121,14 @@ impl CampaignService {
             codes.sort_unstable();
             let mut inserted_round = 0;
             for chunk in codes.chunks(CHUNK) {
-                let mut txn = self.db.begin().await.map_err(internal)?;
+                let mut txn = crate::db::begin(&self.db).await.map_err(internal)?;
                 // Collisions are rare: a plain insert is fastest, and only a chunk that hit
                 // one goes again with "skip duplicates".
                 let inserted = match insert_codes(&txn, id, chunk, false).await {
                     Ok(n) => n,
                     Err(e) if db::is_unique_violation(&e) => {
                         txn.rollback().await.map_err(internal)?;
-                        txn = self.db.begin().await.map_err(internal)?;
+                        txn = crate::db::begin(&self.db).await.map_err(internal)?;
                         insert_codes(&txn, id, chunk, true)
                             .await
                             .map_err(internal)?
@@ -615,7 +615,7 @@ impl Campaigns for CampaignService {
             // would hand out codes in order and tell one holder where the others' codes are.
             // Each claim starts at a random free position instead.
             let start = self.random_free_id(campaign_id).await?;
-            let txn = self.db.begin().await.map_err(internal)?;
+            let txn = crate::db::begin(&self.db).await.map_err(internal)?;
             let mut q = Sql::new(backend);
             q.push("UPDATE vouchers SET published_at = ")
                 .bind(now)
@@ -750,7 +750,7 @@ impl Campaigns for CampaignService {
             None => voucher.customer_id.clone(),
         };
         let backend = self.db.get_database_backend();
-        let txn = self.db.begin().await.map_err(internal)?;
+        let txn = crate::db::begin(&self.db).await.map_err(internal)?;
         let mut q = Sql::new(backend);
         q.push("UPDATE vouchers SET redeemed_at = ")
             .bind(now)

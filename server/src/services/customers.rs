@@ -107,7 +107,7 @@ impl CustomerService {
             }
         }
         let now = now_millis();
-        let txn = self.db.begin().await.map_err(internal)?;
+        let txn = crate::db::begin(&self.db).await.map_err(internal)?;
         let mut batch = Vec::with_capacity(valid.len());
         let mut failed = false;
         let mut touched = Vec::with_capacity(valid.len());
@@ -186,7 +186,7 @@ impl CustomerService {
         actor: &str,
     ) -> Result<u64, AppError> {
         let now = now_millis();
-        let txn = self.db.begin().await.map_err(internal)?;
+        let txn = crate::db::begin(&self.db).await.map_err(internal)?;
         let found = customers::Entity::find()
             .filter(customers::Column::Phone.eq(phone))
             .all(&txn)
@@ -207,6 +207,12 @@ impl CustomerService {
         segments::refresh_customers(&txn, &changed, now)
             .await
             .map_err(internal)?;
+        if consent == SmsConsent::OptedOut {
+            // Nothing queued for them goes out any more.
+            super::deliveries::skip_for_customers(&txn, &changed)
+                .await
+                .map_err(internal)?;
+        }
         txn.commit().await.map_err(internal)?;
         Ok(changed.len() as u64)
     }
@@ -357,7 +363,7 @@ impl Customers for CustomerService {
         actor: &str,
     ) -> Result<(CustomerView, bool), AppError> {
         let checked = check(&input, &self.stored_default_country().await?)?;
-        let txn = self.db.begin().await.map_err(internal)?;
+        let txn = crate::db::begin(&self.db).await.map_err(internal)?;
         let now = now_millis();
         let (model, created) = upsert_in(&txn, &input, checked, source, actor, now).await?;
         segments::refresh_customers(&txn, std::slice::from_ref(&model.id), now)
@@ -376,7 +382,7 @@ impl Customers for CustomerService {
     ) -> Result<CustomerView, AppError> {
         let checked = check(&input, &self.stored_default_country().await?)?;
         let now = now_millis();
-        let txn = self.db.begin().await.map_err(internal)?;
+        let txn = crate::db::begin(&self.db).await.map_err(internal)?;
         let found = customers::Entity::find_by_id(id.to_owned())
             .one(&txn)
             .await
@@ -448,7 +454,7 @@ impl Customers for CustomerService {
             return Err(AppError::validation_fields(fields));
         }
         let now = now_millis();
-        let txn = self.db.begin().await.map_err(internal)?;
+        let txn = crate::db::begin(&self.db).await.map_err(internal)?;
         let (model, _) = upsert_in(&txn, &customer, checked, "event", actor, now).await?;
         let id = new_id("evt");
         events::ActiveModel {

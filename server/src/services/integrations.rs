@@ -1,11 +1,18 @@
 //! SMS integrations: which provider, which sender, how fast, and the credentials, whose
 //! secret parts are sealed at rest and never leave the server again.
 
+use super::deliveries::{self, NewDelivery};
+use super::rule_sql::Sql;
 use super::{phone::PhoneNumber, secret_box::SecretBox};
 use crate::providers::{
+    generic::{Generic, GuardedResolver},
+    messagebird::{self, MessageBird},
+    plivo::{self, Plivo},
     sandbox::Sandbox,
+    telnyx::{self, Telnyx},
     twilio::{self, Twilio},
-    OutgoingSms, SmsProvider,
+    vonage::{self, Vonage},
+    SmsProvider,
 };
 use crate::{
     db::sms_integrations,
@@ -13,7 +20,7 @@ use crate::{
 };
 use app::{
     domain::provider::{mask_secret, provider, ProviderSpec, PROVIDERS},
-    dto::{IntegrationInput, IntegrationView, TestSendResult},
+    dto::{DeliveryView, IntegrationInput, IntegrationView, SandboxMessage, TestSendResult},
     error::AppError,
     ports::Integrations,
 };
@@ -23,15 +30,28 @@ use sea_orm::{
     QueryFilter, QueryOrder, Set, TransactionTrait,
 };
 use std::{collections::BTreeMap, sync::Arc};
+use tokio::sync::Notify;
 
 /// Pacing when none is given: one segment a second, what a US long code takes.
 pub const DEFAULT_SEGMENTS_PER_SECOND: u32 = 1;
-pub const MAX_SEGMENTS_PER_SECOND: u32 = 10_000;
+pub const MAX_SEGMENTS_PER_SECOND: u32 = 100_000;
+/// The answer to an inbound HELP when the integration has no text of its own.
+pub const DEFAULT_HELP_TEXT: &str =
+    "You get offers by SMS from this shop. Reply STOP to unsubscribe, START to subscribe again.";
+const HELP_TEXT_MAX: usize = 320;
 
 pub struct IntegrationService {
     db: DatabaseConnection,
     secrets: SecretBox,
     http: reqwest::Client,
+    /// Rung when a message is queued, so the dispatcher starts at once.
+    bell: Arc<Notify>,
+    /// Base of the webhook addresses shown to admins.
+    public_url: String,
+    /// For admin-given gateway URLs: resolves names only to public addresses unless private
+    /// gateways are allowed.
+    gateway_http: reqwest::Client,
+    allow_private_gateways: bool,
 }
 
 type Credentials = BTreeMap<String, String>;
@@ -52,6 +72,34 @@ impl Integrations for IntegrationService {
     }
     async fn delete(&self, id: &str) -> Result<(), AppError> {
         self.delete_impl(id).await
+    }
+    async fn messages(&self, id: &str, limit: u32) -> Result<Vec<DeliveryView>, AppError> {
+        self.find(id).await?;
+        deliveries::recent(&self.db, id, limit.clamp(1, 200))
+            .await
+            .map_err(internal)
+    }
+    async fn sandbox_inbox(&self, id: &str, limit: u32) -> Result<Vec<SandboxMessage>, AppError> {
+        self.find(id).await?;
+        let mut q = Sql::new(self.db.get_database_backend());
+        q.push("SELECT id, sender, recipient, body, segments, created_at FROM sandbox_messages WHERE integration_id = ")
+            .bind(id.to_owned())
+            .push(" ORDER BY created_at DESC, id DESC LIMIT ")
+            .bind(i64::from(limit.clamp(1, 200)));
+        let rows = self.db.query_all(q.statement()).await.map_err(internal)?;
+        rows.iter()
+            .map(|r| {
+                Ok(SandboxMessage {
+                    id: r.try_get("", "id")?,
+                    sender: r.try_get("", "sender")?,
+                    to: r.try_get("", "recipient")?,
+                    body: r.try_get("", "body")?,
+                    segments: r.try_get::<i32>("", "segments")?.max(0) as u32,
+                    created_at: r.try_get("", "created_at")?,
+                })
+            })
+            .collect::<Result<_, DbErr>>()
+            .map_err(internal)
     }
     async fn test_send(
         &self,
@@ -75,55 +123,150 @@ impl Integrations for IntegrationService {
         if !fields.is_empty() {
             return Err(AppError::validation_fields(fields));
         }
-        let adapter = self.adapter(id).await?;
-        let sms = OutgoingSms {
-            to: to.clone(),
-            body: body.to_owned(),
-            status_callback: None,
-        };
-        Ok(match adapter.send(&sms).await {
-            Ok(a) => TestSendResult {
-                accepted: true,
-                provider_id: Some(a.provider_id),
-                segments: a.segments,
-                failure: None,
-                code: None,
-                message: None,
-                http_status: a.raw.http_status,
-                raw: a.raw.body,
-                to,
-            },
-            Err(f) => TestSendResult {
-                accepted: false,
-                provider_id: None,
-                segments: None,
-                failure: Some(f.kind().to_owned()),
-                code: f.code().map(str::to_owned),
-                message: Some(f.message().to_owned()),
-                http_status: f.raw().http_status,
-                raw: f.raw().body.clone(),
-                to,
-            },
-        })
+        // Refuse at once what cannot be sent (disabled, unknown provider, bad credentials).
+        self.adapter(id).await?;
+        let queued = deliveries::enqueue(
+            &self.db,
+            &[NewDelivery {
+                kind: "test",
+                distribution_id: None,
+                customer_id: None,
+                occurrence: String::new(),
+                integration_id: id.to_owned(),
+                priority: deliveries::PRIORITY_URGENT,
+                recipient: to.clone(),
+                body: body.to_owned(),
+                send_after: now_millis(),
+            }],
+        )
+        .await
+        .map_err(internal)?;
+        let delivery_id = queued
+            .first()
+            .copied()
+            .flatten()
+            .ok_or_else(|| AppError::internal_msg("the test message was not queued"))?;
+        self.bell.notify_one();
+        // Wait for the first attempt's answer; the page can follow the delivery afterwards.
+        let deadline = std::time::Instant::now() + TEST_SEND_WAIT;
+        loop {
+            let row = self.delivery(id, delivery_id).await?;
+            let settled = row.attempts > 0 || !matches!(row.status.as_str(), "pending" | "sending");
+            if settled || std::time::Instant::now() >= deadline {
+                return Ok(test_result(row, to));
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+    }
+}
+
+/// How long a test send waits for the provider's first answer before showing "queued".
+const TEST_SEND_WAIT: std::time::Duration = std::time::Duration::from_secs(25);
+
+fn test_result(d: DeliveryView, to: String) -> TestSendResult {
+    let accepted = matches!(d.status.as_str(), "accepted" | "sent" | "delivered");
+    TestSendResult {
+        accepted,
+        provider_id: d.provider_id,
+        segments: d.provider_segments,
+        failure: (!accepted).then(|| match d.status.as_str() {
+            "pending" | "sending" if d.attempts > 0 => "retrying".to_owned(),
+            "pending" | "sending" => "queued".to_owned(),
+            other => other.to_owned(),
+        }),
+        code: if accepted { None } else { d.error_code },
+        message: if accepted { None } else { d.error_message },
+        http_status: d.provider_http_status,
+        raw: d.provider_answer.unwrap_or_default(),
+        to,
+        delivery_id: Some(d.id),
+        status: d.status,
     }
 }
 
 impl IntegrationService {
-    pub fn new(db: DatabaseConnection, secrets: SecretBox) -> Arc<Self> {
+    pub fn new(
+        db: DatabaseConnection,
+        secrets: SecretBox,
+        bell: Arc<Notify>,
+        public_url: String,
+        allow_private_gateways: bool,
+    ) -> Arc<Self> {
         // No redirects: a provider answer is never followed somewhere else.
-        let http = reqwest::Client::builder()
-            .timeout(std::time::Duration::from_secs(15))
-            .connect_timeout(std::time::Duration::from_secs(5))
-            .redirect(reqwest::redirect::Policy::none())
-            .user_agent(concat!("Codecast/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .unwrap_or_default();
-        Arc::new(Self { db, secrets, http })
+        let client = || {
+            reqwest::Client::builder()
+                .timeout(std::time::Duration::from_secs(15))
+                .connect_timeout(std::time::Duration::from_secs(5))
+                .redirect(reqwest::redirect::Policy::none())
+                .user_agent(concat!("Codecast/", env!("CARGO_PKG_VERSION")))
+        };
+        let http = client().build().unwrap_or_default();
+        let gateway_http = if allow_private_gateways {
+            http.clone()
+        } else {
+            client()
+                .dns_resolver(Arc::new(GuardedResolver))
+                .no_proxy()
+                .build()
+                .unwrap_or_default()
+        };
+        Arc::new(Self {
+            db,
+            secrets,
+            http,
+            bell,
+            public_url,
+            gateway_http,
+            allow_private_gateways,
+        })
     }
 
     /// The adapter that sends through this integration.
     pub async fn adapter(&self, id: &str) -> Result<Box<dyn SmsProvider>, AppError> {
+        Ok(self.dispatch_adapter(id).await?.0)
+    }
+
+    /// Ids of the integrations that may send.
+    pub async fn enabled_ids(&self) -> Result<Vec<String>, DbErr> {
+        Ok(sms_integrations::Entity::find()
+            .filter(sms_integrations::Column::Enabled.eq(true))
+            .order_by_asc(sms_integrations::Column::Id)
+            .all(&self.db)
+            .await?
+            .into_iter()
+            .map(|m| m.id)
+            .collect())
+    }
+
+    /// One delivery of this integration.
+    pub async fn delivery(&self, id: &str, delivery_id: i64) -> Result<DeliveryView, AppError> {
+        deliveries::get(&self.db, id, delivery_id)
+            .await
+            .map_err(internal)?
+            .ok_or_else(|| {
+                AppError::not_found(format!(
+                    "No message {delivery_id} went through this integration."
+                ))
+            })
+    }
+
+    /// What an inbound HELP gets.
+    pub async fn help_text(&self, id: &str) -> Result<String, AppError> {
+        Ok(self
+            .find(id)
+            .await?
+            .help_text
+            .filter(|t| !t.trim().is_empty())
+            .unwrap_or_else(|| DEFAULT_HELP_TEXT.to_owned()))
+    }
+
+    /// The adapter and its pace (segments per second).
+    pub async fn dispatch_adapter(
+        &self,
+        id: &str,
+    ) -> Result<(Box<dyn SmsProvider>, u32), AppError> {
         let m = self.find(id).await?;
+        let rate = m.max_segments_per_second.max(1) as u32;
         if !m.enabled {
             return Err(AppError::conflict(
                 "This integration is disabled; enable it to send through it.",
@@ -133,30 +276,64 @@ impl IntegrationService {
             serde_json::from_str(&m.public_credentials).unwrap_or_default();
         creds.extend(self.open(&m)?);
         let take = |k: &str| creds.get(k).cloned().unwrap_or_default();
-        Ok(match m.provider.as_str() {
-            "sandbox" => Box::new(Sandbox {
-                db: self.db.clone(),
-                integration_id: m.id.clone(),
-                sender: m.sender.clone(),
-            }),
-            "twilio" => Box::new(Twilio {
-                http: self.http.clone(),
-                base_url: m
-                    .base_url
-                    .clone()
-                    .unwrap_or_else(|| twilio::DEFAULT_BASE.to_owned()),
-                account_sid: take("account_sid"),
-                auth_token: take("auth_token"),
-                from: m.sender.clone(),
-                messaging_service_sid: creds.get("messaging_service_sid").cloned(),
-            }),
-            other => {
-                return Err(AppError::conflict(format!(
-                    "Sending through {} is not available yet; use Twilio or the sandbox.",
-                    provider(other).map_or(other, |p| p.label)
-                )))
-            }
-        })
+        let base = |default: &str| m.base_url.clone().unwrap_or_else(|| default.to_owned());
+        let sender = m.sender.clone().unwrap_or_default();
+        Ok((
+            match m.provider.as_str() {
+                "sandbox" => Box::new(Sandbox {
+                    db: self.db.clone(),
+                    integration_id: m.id.clone(),
+                    sender: m.sender.clone(),
+                }),
+                "twilio" => Box::new(Twilio {
+                    http: self.http.clone(),
+                    base_url: base(twilio::DEFAULT_BASE),
+                    account_sid: take("account_sid"),
+                    auth_token: take("auth_token"),
+                    from: m.sender.clone(),
+                    messaging_service_sid: creds.get("messaging_service_sid").cloned(),
+                }),
+                "vonage" => Box::new(Vonage {
+                    http: self.http.clone(),
+                    base_url: base(vonage::DEFAULT_BASE),
+                    api_key: take("api_key"),
+                    api_secret: take("api_secret"),
+                    from: sender,
+                }),
+                "plivo" => Box::new(Plivo {
+                    http: self.http.clone(),
+                    base_url: base(plivo::DEFAULT_BASE),
+                    auth_id: take("auth_id"),
+                    auth_token: take("auth_token"),
+                    src: sender,
+                }),
+                "telnyx" => Box::new(Telnyx {
+                    http: self.http.clone(),
+                    base_url: base(telnyx::DEFAULT_BASE),
+                    api_key: take("api_key"),
+                    from: sender,
+                }),
+                "messagebird" => Box::new(MessageBird {
+                    http: self.http.clone(),
+                    base_url: base(messagebird::DEFAULT_BASE),
+                    access_key: take("access_key"),
+                    originator: sender,
+                }),
+                "generic" => Box::new(Generic {
+                    http: self.gateway_http.clone(),
+                    url: take("url"),
+                    secret: take("signing_secret"),
+                    from: m.sender.clone(),
+                    allow_private: self.allow_private_gateways,
+                }),
+                _ => {
+                    return Err(AppError::internal_msg(
+                        "stored integration has an unknown provider",
+                    ))
+                }
+            },
+            rate,
+        ))
     }
 
     async fn list_impl(&self) -> Result<Vec<IntegrationView>, AppError> {
@@ -165,11 +342,14 @@ impl IntegrationService {
             .all(&self.db)
             .await
             .map_err(internal)?;
-        Ok(rows.into_iter().map(view).collect())
+        Ok(rows
+            .into_iter()
+            .map(|m| view(m, &self.public_url))
+            .collect())
     }
 
     async fn get_impl(&self, id: &str) -> Result<IntegrationView, AppError> {
-        Ok(view(self.find(id).await?))
+        Ok(view(self.find(id).await?, &self.public_url))
     }
 
     /// Every credential in the clear, for the adapter that sends.
@@ -221,6 +401,7 @@ impl IntegrationService {
             &input,
             &Credentials::new(),
             &Credentials::new(),
+            self.allow_private_gateways,
             &mut fields,
         );
         if !fields.is_empty() {
@@ -228,7 +409,7 @@ impl IntegrationService {
         }
         let (spec, c) = (spec.expect("checked"), checked.expect("checked"));
         let now = now_millis();
-        let txn = self.db.begin().await.map_err(internal)?;
+        let txn = crate::db::begin(&self.db).await.map_err(internal)?;
         // The first enabled integration becomes the default; a new default replaces the old.
         let has_default = sms_integrations::Entity::find()
             .filter(sms_integrations::Column::IsDefault.eq(true))
@@ -243,6 +424,7 @@ impl IntegrationService {
         let model = sms_integrations::ActiveModel {
             id: Set(new_id("int")),
             name: Set(c.name),
+            help_text: Set(c.help_text),
             provider: Set(spec.id.to_owned()),
             sender: Set(c.sender),
             base_url: Set(c.base_url),
@@ -259,7 +441,7 @@ impl IntegrationService {
         .await
         .map_err(internal)?;
         txn.commit().await.map_err(internal)?;
-        Ok(view(model))
+        Ok(view(model, &self.public_url))
     }
 
     async fn update_impl(
@@ -293,6 +475,7 @@ impl IntegrationService {
                 .max_segments_per_second
                 .or(Some(found.max_segments_per_second.max(1) as u32)),
             enabled: input.enabled.or(Some(found.enabled)),
+            help_text: input.help_text.clone().or(found.help_text.clone()),
             ..input.clone()
         };
         let checked = check(
@@ -300,13 +483,14 @@ impl IntegrationService {
             &merged,
             &stored_public,
             &stored_secret,
+            self.allow_private_gateways,
             &mut fields,
         );
         if !fields.is_empty() {
             return Err(AppError::validation_fields(fields));
         }
         let c = checked.expect("checked");
-        let txn = self.db.begin().await.map_err(internal)?;
+        let txn = crate::db::begin(&self.db).await.map_err(internal)?;
         let is_default = c.enabled && input.is_default.unwrap_or(found.is_default);
         if is_default && !found.is_default {
             clear_default(&txn).await.map_err(internal)?;
@@ -314,6 +498,7 @@ impl IntegrationService {
         let model = sms_integrations::ActiveModel {
             id: Set(found.id.clone()),
             name: Set(c.name),
+            help_text: Set(c.help_text),
             sender: Set(c.sender),
             base_url: Set(c.base_url),
             max_segments_per_second: Set(c.rate as i32),
@@ -329,14 +514,19 @@ impl IntegrationService {
         .await
         .map_err(internal)?;
         txn.commit().await.map_err(internal)?;
-        Ok(view(model))
+        Ok(view(model, &self.public_url))
     }
 
     async fn delete_impl(&self, id: &str) -> Result<(), AppError> {
+        let txn = crate::db::begin(&self.db).await.map_err(internal)?;
         let result = sms_integrations::Entity::delete_by_id(id.to_owned())
-            .exec(&self.db)
+            .exec(&txn)
             .await
             .map_err(internal)?;
+        deliveries::fail_for_integration(&txn, id)
+            .await
+            .map_err(internal)?;
+        txn.commit().await.map_err(internal)?;
         if result.rows_affected == 0 {
             return Err(AppError::not_found(format!(
                 "No SMS integration has the id {id:?}."
@@ -348,6 +538,7 @@ impl IntegrationService {
 
 struct Checked {
     name: String,
+    help_text: Option<String>,
     sender: Option<String>,
     base_url: Option<String>,
     rate: u32,
@@ -362,6 +553,7 @@ fn check(
     input: &IntegrationInput,
     stored_public: &Credentials,
     stored_secret: &Credentials,
+    allow_private: bool,
     fields: &mut BTreeMap<String, String>,
 ) -> Option<Checked> {
     let name = input.name.as_deref().unwrap_or_default().trim().to_owned();
@@ -458,11 +650,8 @@ fn check(
     }
     if spec.id == "generic" {
         if let Some(url) = public.get("url") {
-            if !reqwest::Url::parse(url).is_ok_and(|u| matches!(u.scheme(), "http" | "https")) {
-                fields.insert(
-                    "credentials.url".into(),
-                    "Give the gateway's http(s) URL.".into(),
-                );
+            if let Err(message) = crate::providers::generic::check_target(url, allow_private) {
+                fields.insert("credentials.url".into(), message);
             }
         }
     }
@@ -473,8 +662,24 @@ fn check(
             format!("Give the sender. {}", spec.sender_hint),
         );
     }
+    let help_text = input
+        .help_text
+        .as_deref()
+        .map(str::trim)
+        .filter(|t| !t.is_empty())
+        .map(str::to_owned);
+    if help_text
+        .as_ref()
+        .is_some_and(|t| t.chars().count() > HELP_TEXT_MAX)
+    {
+        fields.insert(
+            "help_text".into(),
+            format!("Keep the help reply to {HELP_TEXT_MAX} characters (two SMS)."),
+        );
+    }
     fields.is_empty().then(|| Checked {
         name,
+        help_text,
         sender,
         base_url,
         rate,
@@ -507,7 +712,9 @@ async fn clear_default(db: &impl ConnectionTrait) -> Result<(), DbErr> {
         .map(|_| ())
 }
 
-fn view(m: sms_integrations::Model) -> IntegrationView {
+fn view(m: sms_integrations::Model, public_url: &str) -> IntegrationView {
+    let webhook = |kind: &str| format!("{public_url}/webhooks/sms/{}/{kind}", m.id);
+    let (status_webhook, inbound_webhook) = (webhook("status"), webhook("inbound"));
     let mut credentials: Credentials =
         serde_json::from_str(&m.public_credentials).unwrap_or_default();
     let hints: Credentials = serde_json::from_str(&m.secret_hints).unwrap_or_default();
@@ -521,6 +728,9 @@ fn view(m: sms_integrations::Model) -> IntegrationView {
         max_segments_per_second: m.max_segments_per_second.max(0) as u32,
         is_default: m.is_default,
         enabled: m.enabled,
+        help_text: m.help_text,
+        status_webhook,
+        inbound_webhook,
         credentials,
         created_at: m.created_at,
         updated_at: m.updated_at,

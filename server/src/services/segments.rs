@@ -61,7 +61,7 @@ impl SegmentService {
         for s in rows.into_iter().filter(|s| s.time_relative) {
             let Some(rule) = s.rule() else { continue };
             let now = now_millis();
-            let txn = self.db.begin().await?;
+            let txn = crate::db::begin(&self.db).await?;
             reconcile(&txn, &s.id, &rule, None, now).await?;
             segments::Entity::update(segments::ActiveModel {
                 id: Set(s.id.clone()),
@@ -423,7 +423,7 @@ impl Segments for SegmentService {
         }
         let name = name.unwrap_or_default();
         let now = now_millis();
-        let txn = self.db.begin().await.map_err(internal)?;
+        let txn = crate::db::begin(&self.db).await.map_err(internal)?;
         let members = if kind == STATIC {
             self.resolve_customers(&txn, &input.customers).await?
         } else {
@@ -472,7 +472,7 @@ impl Segments for SegmentService {
             (_, None) => None,
         };
         let now = now_millis();
-        let txn = self.db.begin().await.map_err(internal)?;
+        let txn = crate::db::begin(&self.db).await.map_err(internal)?;
         let model = segments::ActiveModel {
             id: Set(found.id.clone()),
             name: Set(name),
@@ -553,7 +553,7 @@ impl Segments for SegmentService {
                 "Members of an auto-update segment follow its rule; edit the rule instead.",
             ));
         }
-        let txn = self.db.begin().await.map_err(internal)?;
+        let txn = crate::db::begin(&self.db).await.map_err(internal)?;
         let ids = self.resolve_customers(&txn, customers).await?;
         let entered = enter_static(&txn, id, &ids, now_millis())
             .await

@@ -24,6 +24,8 @@ pub struct TestApp {
     pub database_url: String,
     /// Keeps cookies, follows no redirects: tests look at each answer.
     pub client: reqwest::Client,
+    /// Holds the instance's secret key file; a second process needs the same key.
+    pub data_dir: std::path::PathBuf,
     _data_dir: tempfile::TempDir,
 }
 
@@ -202,6 +204,7 @@ where
             .redirect(redirect::Policy::none())
             .build()
             .expect("client"),
+        data_dir: data_dir.path().to_path_buf(),
         _data_dir: data_dir,
     };
     let outcome = tokio::spawn(test(app)).await;
@@ -242,4 +245,42 @@ macro_rules! both_backends {
             }
         }
     };
+}
+
+/// Starts another process-like instance on the same database and key, as a second
+/// `codecast serve` would be; it stops when the token is cancelled.
+pub async fn second_instance(app: &TestApp) -> (String, CancellationToken) {
+    let data = app.data_dir.display().to_string();
+    let url = app.database_url.clone();
+    let settings = Settings::from_lookup(|k| match k {
+        "CODECAST_ADDR" => Some("127.0.0.1:0".into()),
+        "CODECAST_DATA_DIR" => Some(data.clone()),
+        "DATABASE_URL" => Some(url.clone()),
+        "CODECAST_LOG" => Some("warn".into()),
+        _ => None,
+    })
+    .expect("settings");
+    let application = Application::build(settings)
+        .await
+        .expect("second instance builds");
+    let address = format!("http://127.0.0.1:{}", application.port());
+    let stop = CancellationToken::new();
+    tokio::spawn(application.run_until(stop.clone().cancelled_owned()));
+    (address, stop)
+}
+
+/// Polls `check` every 50 ms until it is true; fails the test after `secs` seconds.
+pub async fn eventually<F, Fut>(secs: u64, what: &str, mut check: F)
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = bool>,
+{
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(secs);
+    while !check().await {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "timed out waiting for: {what}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
 }

@@ -4,10 +4,13 @@
 mod helpers;
 
 mod accounts;
+mod adapters;
 mod campaigns;
 mod cli;
+mod crash;
 mod customer_import;
 mod customers;
+mod delivery;
 mod guards;
 mod integrations;
 mod providers;

@@ -28,9 +28,9 @@ fn twilio(base: &str, timeout: Duration) -> Twilio {
 
 fn sms() -> OutgoingSms {
     OutgoingSms {
-        to: "+14155550123".into(),
-        body: "Hi Ana, SUMMER-1234 gets you 20% off".into(),
         status_callback: Some("https://codecast.example/webhooks/sms/int_1/status".into()),
+        reference: "42".into(),
+        ..OutgoingSms::new("+14155550123", "Hi Ana, SUMMER-1234 gets you 20% off")
     }
 }
 
@@ -138,8 +138,18 @@ async fn twilio_failures_are_classified() {
     );
 
     let f = answer(ResponseTemplate::new(503).set_body_string("upstream unavailable")).await;
-    assert_eq!(f.kind(), "ambiguous", "a 5xx may have been acted on");
+    assert_eq!(
+        f.kind(),
+        "retryable",
+        "503 comes from in front of the application: {f:?}"
+    );
     assert_eq!(f.raw().body, "upstream unavailable");
+    let f = answer(
+        ResponseTemplate::new(500)
+            .set_body_json(json!({"code": 20500, "message": "Internal Server Error"})),
+    )
+    .await;
+    assert_eq!(f.kind(), "ambiguous", "a 500 may have been acted on");
 
     let f = answer(ResponseTemplate::new(201).set_delay(Duration::from_secs(3))).await;
     assert_eq!(
@@ -197,11 +207,12 @@ both_backends! {
         assert_eq!(result["segments"], 1);
         assert!(result["provider_id"].as_str().unwrap().starts_with("sbx_"));
 
-        // A provider whose adapter is not built yet says so instead of pretending.
+        // A disabled integration sends nothing and says why.
         let (_, vonage) = post(&app, &admin, "/v1/integrations/sms", json!({"name": "V", "provider": "vonage", "sender": "Shop",
-            "credentials": {"api_key": "k", "api_secret": "secret-long-enough"}})).await;
+            "enabled": false, "credentials": {"api_key": "k", "api_secret": "secret-long-enough"}})).await;
         let (status, body) = post(&app, &admin, &format!("/v1/integrations/sms/{}/test", vonage["id"].as_str().unwrap()), json!({"to": "+34612345678", "body": "x"})).await;
         assert_eq!(status, StatusCode::CONFLICT, "{body}");
+        assert!(body["error"]["message"].as_str().unwrap().contains("disabled"), "{body}");
         let marketer = app.api_key("marketer").await;
         let (status, _) = post(&app, &marketer, &format!("/v1/integrations/sms/{sid}/test"), json!({"to": "+34612345678", "body": "x"})).await;
         assert_eq!(status, StatusCode::FORBIDDEN);

@@ -1,0 +1,353 @@
+//! Plivo: `POST {base}/v1/Account/{auth_id}/Message/`, JSON, HTTP Basic (auth id, auth token).
+//! Plivo picks GSM-7 or Unicode itself. Status callbacks are form posts to the per-message
+//! `url`, signed with `X-Plivo-Signature-V3` (or the older V2) under the auth token.
+
+use super::{
+    json_of, retry_after, server_error, throttled, transport_failure,
+    webhook::{common_status, plus, Credentials, Inbound, WebhookRequest, Webhooks},
+    Accepted, Failure, OutgoingSms, RawAnswer, SmsProvider,
+};
+use crate::services::deliveries::StatusReport;
+use async_trait::async_trait;
+use axum::http::Method;
+use base64::{engine::general_purpose::STANDARD, Engine as _};
+use hmac::{Hmac, Mac};
+use serde_json::{json, Value};
+use sha2::Sha256;
+
+pub const DEFAULT_BASE: &str = "https://api.plivo.com";
+
+pub struct Plivo {
+    pub http: reqwest::Client,
+    pub base_url: String,
+    pub auth_id: String,
+    pub auth_token: String,
+    pub src: String,
+}
+
+#[async_trait]
+impl SmsProvider for Plivo {
+    async fn send(&self, sms: &OutgoingSms) -> Result<Accepted, Failure> {
+        let mut body = json!({"src": self.src, "dst": sms.to, "text": sms.body, "type": "sms"});
+        if let Some(cb) = &sms.status_callback {
+            body["url"] = Value::String(cb.clone());
+            body["method"] = Value::String("POST".into());
+        }
+        let response = self
+            .http
+            .post(format!(
+                "{}/v1/Account/{}/Message/",
+                self.base_url.trim_end_matches('/'),
+                self.auth_id
+            ))
+            .basic_auth(&self.auth_id, Some(&self.auth_token))
+            .json(&body)
+            .send()
+            .await
+            .map_err(|e| transport_failure(&e))?;
+        let status = response.status();
+        let wait = retry_after(response.headers());
+        let text = response.text().await.map_err(|e| transport_failure(&e))?;
+        let json = json_of(&text);
+        let raw = RawAnswer {
+            http_status: Some(status.as_u16()),
+            body: text,
+        };
+        if status.is_success() {
+            return match json["message_uuid"][0].as_str() {
+                Some(id) => Ok(Accepted {
+                    provider_id: id.to_owned(),
+                    segments: None,
+                    raw,
+                }),
+                None => Err(Failure::Ambiguous {
+                    message: "Plivo answered without a message UUID.".into(),
+                    raw,
+                }),
+            };
+        }
+        let code = status.as_u16().to_string();
+        let message = json["error"]
+            .as_str()
+            .map(str::to_owned)
+            .or_else(|| json["error"].as_object().map(|_| json["error"].to_string()))
+            .unwrap_or_else(|| "Plivo refused the message.".to_owned());
+        if status.as_u16() == 429 {
+            return Err(throttled(code, message, wait, raw));
+        }
+        if status.is_server_error() {
+            return Err(server_error(status.as_u16(), code, message, raw));
+        }
+        // 400 (invalid src/dst, text), 401 (credentials), 403 (region not enabled)…
+        Err(Failure::Permanent { code, message, raw })
+    }
+}
+
+fn hmac_b64(token: &str, message: &str) -> String {
+    let mut mac = Hmac::<Sha256>::new_from_slice(token.as_bytes()).expect("HMAC takes any key");
+    mac.update(message.as_bytes());
+    STANDARD.encode(mac.finalize().into_bytes())
+}
+
+fn sorted_pairs(params: &[(String, String)]) -> Vec<(String, String)> {
+    let mut p = params.to_vec();
+    p.sort();
+    p
+}
+
+/// The string Plivo's signature V3 covers: the URL without its query, then for GET the query
+/// and callback parameters sorted as `k=v&…`; for POST `?`, the sorted query and `.` (when the
+/// URL has one), then each form field as `keyvalue` in key order; then `.nonce`.
+pub fn v3_string(method: &Method, url: &str, form: &[(String, String)], nonce: &str) -> String {
+    let (base, query) = match url.split_once('?') {
+        Some((b, q)) => (b, q),
+        None => (url, ""),
+    };
+    let query: Vec<(String, String)> = url::form_urlencoded::parse(query.as_bytes())
+        .map(|(k, v)| (k.into_owned(), v.into_owned()))
+        .collect();
+    let joined = |pairs: &[(String, String)]| {
+        sorted_pairs(pairs)
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect::<Vec<_>>()
+            .join("&")
+    };
+    let mut out = base.to_owned();
+    if *method == Method::GET {
+        let all: Vec<(String, String)> = query.iter().chain(form.iter()).cloned().collect();
+        if !all.is_empty() {
+            out.push('?');
+            out.push_str(&joined(&all));
+        }
+    } else if form.is_empty() {
+        if !query.is_empty() {
+            out.push('?');
+            out.push_str(&joined(&query));
+        }
+    } else {
+        out.push('?');
+        if !query.is_empty() {
+            out.push_str(&joined(&query));
+            out.push('.');
+        }
+        for (k, v) in sorted_pairs(form) {
+            out.push_str(&k);
+            out.push_str(&v);
+        }
+    }
+    out.push('.');
+    out.push_str(nonce);
+    out
+}
+
+/// Signature V3: base64 HMAC-SHA256 of `v3_string` under the auth token; the header may carry
+/// several, comma-separated.
+pub fn v3_valid(
+    token: &str,
+    method: &Method,
+    url: &str,
+    form: &[(String, String)],
+    nonce: &str,
+    header: &str,
+) -> bool {
+    let expected = hmac_b64(token, &v3_string(method, url, form, nonce));
+    header
+        .split(',')
+        .any(|s| constant_eq(s.trim().as_bytes(), expected.as_bytes()))
+}
+
+/// Signature V2: base64 HMAC-SHA256 of the URL without its query, followed by the nonce.
+pub fn v2_valid(token: &str, url: &str, nonce: &str, header: &str) -> bool {
+    let base = url.split('?').next().unwrap_or(url);
+    let expected = hmac_b64(token, &format!("{base}{nonce}"));
+    constant_eq(header.trim().as_bytes(), expected.as_bytes())
+}
+
+fn constant_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+pub struct PlivoWebhooks;
+
+impl Webhooks for PlivoWebhooks {
+    fn verify(&self, req: &WebhookRequest, credentials: &Credentials) -> bool {
+        let token = credentials
+            .get("auth_token")
+            .map(String::as_str)
+            .unwrap_or_default();
+        if token.is_empty() {
+            return false;
+        }
+        if let (Some(sig), Some(nonce)) = (
+            req.header("x-plivo-signature-v3"),
+            req.header("x-plivo-signature-v3-nonce"),
+        ) {
+            return v3_valid(token, &req.method, &req.url, &req.form, nonce, sig);
+        }
+        match (
+            req.header("x-plivo-signature-v2"),
+            req.header("x-plivo-signature-v2-nonce"),
+        ) {
+            (Some(sig), Some(nonce)) => v2_valid(token, &req.url, nonce, sig),
+            _ => false,
+        }
+    }
+
+    fn status(&self, req: &WebhookRequest) -> Option<StatusReport> {
+        let word = req.param("Status")?.to_owned();
+        let error_code = req
+            .param("ErrorCode")
+            .filter(|c| !c.is_empty() && *c != "000" && *c != "0")
+            .map(str::to_owned);
+        Some(StatusReport {
+            delivery_id: req.delivery_id(),
+            provider_id: req.param("MessageUUID").map(str::to_owned),
+            status: common_status(&word)?,
+            error_message: error_code.as_deref().map(error_text),
+            provider_status: word,
+            error_code,
+        })
+    }
+
+    fn inbound(&self, req: &WebhookRequest) -> Option<Inbound> {
+        Some(Inbound {
+            from: plus(req.param("From")?),
+            text: req.param("Text").unwrap_or_default().to_owned(),
+        })
+    }
+}
+
+/// What Plivo's delivery error codes mean.
+fn error_text(code: &str) -> String {
+    match code {
+        "10" => "Invalid message.",
+        "20" => "Network error (temporary).",
+        "30" => "Spam detected.",
+        "40" => "Invalid source number.",
+        "50" => "Invalid destination number.",
+        "200" => "The recipient opted out of messages from this sender.",
+        "450" => "Sending to this country is not enabled.",
+        "900" => "Insufficient credit.",
+        _ => "Plivo reported an error; see its error code list.",
+    }
+    .to_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// plivo-go's V3 tests (call parameters; the scheme is the same for messages).
+    fn params() -> Vec<(String, String)> {
+        [
+            ("Direction", "outbound"),
+            ("From", "19792014278"),
+            ("ALegUUID", "3e82ae9d-2c78-4d85-b1a4-6eae7dbafb36"),
+            ("CallStatus", "in-progress"),
+            ("BillRate", "0.002"),
+            ("ParentAuthID", "MANWVLYTK4ZWU1YTY4QA"),
+            (
+                "To",
+                "sip:PlivoSignature382029104058171078704104@phone-qa.voice.plivodev.com",
+            ),
+            ("ALegRequestUUID", "3e82ae9d-2c78-4d85-b1a4-6eae7dbafb36"),
+            ("CallUUID", "3e82ae9d-2c78-4d85-b1a4-6eae7dbafb36"),
+            ("RequestUUID", "3e82ae9d-2c78-4d85-b1a4-6eae7dbafb36"),
+            (
+                "SIP-H-To",
+                "<sip:PlivoSignature382029104058171078704104@52.9.11.55;transport=udp>;tag=1",
+            ),
+            ("SessionStart", "2020-04-08 11:34:33.238707"),
+            ("Event", "StartApp"),
+        ]
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
+    }
+
+    const TOKEN: &str = "Y2Q2ZDgxZmY5YWRiOTI5YmQ1Njg0MTAxZWIyOTc4";
+    const NONCE: &str = "31627761595286130198";
+    const WITH_QUERY: &str =
+        "https://plivobin.non-prod.plivops.com/api/v1/validate_signature03.xml/?a=b&c=d";
+    const WITHOUT: &str = "https://plivobin.non-prod.plivops.com/api/v1/validate_signature03.xml";
+
+    #[test]
+    fn published_v3_vectors() {
+        let p = params();
+        assert!(v3_valid(
+            TOKEN,
+            &Method::POST,
+            WITH_QUERY,
+            &p,
+            NONCE,
+            "k7Pusd4OxCIjR5IfA9iedDNu/h/gbdYqdzG/MiYtd1c="
+        ));
+        assert!(v3_valid(
+            TOKEN,
+            &Method::GET,
+            WITH_QUERY,
+            &p,
+            NONCE,
+            "UBq8jAtd32wR8EK9VgxbBn4n5rpI/l1H9iN4WfSEHFQ="
+        ));
+        assert!(v3_valid(
+            TOKEN,
+            &Method::POST,
+            WITHOUT,
+            &p,
+            NONCE,
+            "iAjE5QqI37mbkYe4w3jTMudqEzbDufdqi7sYwTu64e0="
+        ));
+        assert!(v3_valid(
+            TOKEN,
+            &Method::GET,
+            WITHOUT,
+            &p,
+            NONCE,
+            "i/MQsaQSAd6fiKhOh2qeeeLHZ9faldADSb3/7+Akfbc="
+        ));
+        // One of several comma-separated signatures is enough; a wrong token or nonce is not.
+        assert!(v3_valid(
+            TOKEN,
+            &Method::POST,
+            WITHOUT,
+            &p,
+            NONCE,
+            "bm9wZQ==, iAjE5QqI37mbkYe4w3jTMudqEzbDufdqi7sYwTu64e0="
+        ));
+        assert!(!v3_valid(
+            "another-token",
+            &Method::POST,
+            WITHOUT,
+            &p,
+            NONCE,
+            "iAjE5QqI37mbkYe4w3jTMudqEzbDufdqi7sYwTu64e0="
+        ));
+        assert!(!v3_valid(
+            TOKEN,
+            &Method::POST,
+            WITHOUT,
+            &p,
+            "1",
+            "iAjE5QqI37mbkYe4w3jTMudqEzbDufdqi7sYwTu64e0="
+        ));
+    }
+
+    /// plivo-python's V2 test.
+    #[test]
+    fn published_v2_vector() {
+        assert!(v2_valid(
+            "my_auth_token",
+            "https://answer.url",
+            "12345",
+            "ehV3IKhLysWBxC1sy8INm0qGoQYdYsHwuoKjsX7FsXc="
+        ));
+        assert!(!v2_valid(
+            "my_auth_tokens",
+            "https://answer.url",
+            "12345",
+            "ehV3IKhLysWBxC1sy8INm0qGoQYdYsHwuoKjsX7FsXc="
+        ));
+    }
+}

@@ -1,0 +1,654 @@
+//! The delivery queue's storage: every statement that moves a delivery between states. The
+//! dispatcher (`dispatch.rs`) drives it; webhooks and consent changes move deliveries too.
+//!
+//! Statuses only move forward. Ranks: pending/sending 0–1, accepted and unknown 2, sent 3,
+//! delivered/undelivered/failed/skipped 4 (final). A late or out-of-order status callback
+//! never takes a delivery back.
+
+use super::rule_sql::Sql;
+use crate::{ids::now_millis, providers::RawAnswer};
+use app::dto::{customer::mask_phone, DeliveryView};
+use sea_orm::{ConnectionTrait, DbBackend, DbErr, QueryResult, TransactionTrait};
+
+pub const PENDING: &str = "pending";
+pub const SENDING: &str = "sending";
+pub const ACCEPTED: &str = "accepted";
+pub const SENT: &str = "sent";
+pub const DELIVERED: &str = "delivered";
+pub const UNDELIVERED: &str = "undelivered";
+pub const FAILED: &str = "failed";
+pub const SKIPPED: &str = "skipped";
+pub const UNKNOWN: &str = "unknown";
+
+/// Test sends and replies go before distribution traffic of the same integration.
+pub const PRIORITY_URGENT: i16 = 0;
+pub const PRIORITY_BULK: i16 = 1;
+
+/// How much of a provider's answer is kept per delivery.
+const ANSWER_MAX: usize = 4000;
+
+/// A new message for the queue.
+#[derive(Debug, Clone)]
+pub struct NewDelivery {
+    pub kind: &'static str,
+    pub distribution_id: Option<String>,
+    pub customer_id: Option<String>,
+    pub occurrence: String,
+    pub integration_id: String,
+    pub priority: i16,
+    pub recipient: String,
+    pub body: String,
+    pub send_after: i64,
+}
+
+/// A delivery leased for sending.
+#[derive(Debug, Clone)]
+pub struct Claimed {
+    pub id: i64,
+    pub customer_id: Option<String>,
+    pub recipient: String,
+    pub body: String,
+    pub unicode: bool,
+    pub segments: u32,
+    pub attempts: u32,
+    pub priority: i16,
+}
+
+/// What became of one attempt, to be recorded.
+#[derive(Debug, Clone)]
+pub enum Outcome {
+    Accepted {
+        provider_id: String,
+        segments: Option<u32>,
+        answer: RawAnswer,
+    },
+    /// Final failure (permanent, or retries used up).
+    Failed {
+        code: String,
+        message: String,
+        answer: RawAnswer,
+    },
+    /// Back to the queue, due at `at`; `counts` says whether an attempt was used up (a 429
+    /// does not use one).
+    Retry {
+        at: i64,
+        counts: bool,
+        code: String,
+        message: String,
+        answer: RawAnswer,
+    },
+    /// The provider may have sent it.
+    Unknown { message: String, answer: RawAnswer },
+    /// Not attempted (shutdown): back to pending as it was.
+    Released,
+}
+
+/// A status reported by the provider.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StatusReport {
+    /// Our delivery id, from the callback URL.
+    pub delivery_id: Option<i64>,
+    pub provider_id: Option<String>,
+    /// One of accepted, sent, delivered, undelivered, failed.
+    pub status: &'static str,
+    /// The provider's own word for it.
+    pub provider_status: String,
+    pub error_code: Option<String>,
+    pub error_message: Option<String>,
+}
+
+fn truncate(s: &str) -> String {
+    if s.len() <= ANSWER_MAX {
+        return s.to_owned();
+    }
+    let mut end = ANSWER_MAX;
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}…", &s[..end])
+}
+
+/// Queues messages, skipping duplicates of (distribution, customer, occurrence); returns the
+/// ids of the new rows in order (a duplicate's position holds `None`).
+pub async fn enqueue(
+    db: &impl ConnectionTrait,
+    items: &[NewDelivery],
+) -> Result<Vec<Option<i64>>, DbErr> {
+    let now = now_millis();
+    let mut ids = Vec::with_capacity(items.len());
+    for d in items {
+        let count = app::domain::sms::count(&d.body, false);
+        let mut q = Sql::new(db.get_database_backend());
+        q.push(
+            "INSERT INTO deliveries (kind, distribution_id, customer_id, occurrence, integration_id, \
+             priority, recipient, body, encoding, segments, status, attempts, send_after, created_at, updated_at) VALUES (",
+        )
+        .bind(d.kind)
+        .push(", ")
+        .bind(d.distribution_id.clone())
+        .push(", ")
+        .bind(d.customer_id.clone())
+        .push(", ")
+        .bind(d.occurrence.clone())
+        .push(", ")
+        .bind(d.integration_id.clone())
+        .push(", ")
+        .bind(d.priority)
+        .push(", ")
+        .bind(d.recipient.clone())
+        .push(", ")
+        .bind(d.body.clone())
+        .push(", ")
+        .bind(count.encoding.label())
+        .push(", ")
+        .bind(count.segments as i32)
+        .push(", ")
+        .bind(PENDING)
+        .push(", 0, ")
+        .bind(d.send_after)
+        .push(", ")
+        .bind(now)
+        .push(", ")
+        .bind(now)
+        .push(") ON CONFLICT DO NOTHING RETURNING id");
+        let row = db.query_one(q.statement()).await?;
+        ids.push(row.map(|r| r.try_get::<i64>("", "id")).transpose()?);
+    }
+    Ok(ids)
+}
+
+/// Leases up to `limit` due deliveries of an integration to `owner` until `lease_until`.
+/// PostgreSQL skips rows another process holds; SQLite has one writer at a time anyway.
+pub async fn claim(
+    db: &impl ConnectionTrait,
+    integration_id: &str,
+    owner: &str,
+    lease_until: i64,
+    limit: u32,
+) -> Result<Vec<Claimed>, DbErr> {
+    let backend = db.get_database_backend();
+    let now = now_millis();
+    let mut q = Sql::new(backend);
+    q.push("UPDATE deliveries SET status = 'sending', lease_owner = ")
+        .bind(owner.to_owned())
+        .push(", lease_until = ")
+        .bind(lease_until)
+        .push(", attempted_at = ")
+        .bind(now)
+        .push(", updated_at = ")
+        .bind(now)
+        .push(" WHERE id IN (SELECT id FROM deliveries WHERE integration_id = ")
+        .bind(integration_id.to_owned())
+        .push(" AND status = 'pending' AND send_after <= ")
+        .bind(now)
+        .push(" ORDER BY priority, send_after, id LIMIT ")
+        .bind(i64::from(limit));
+    if backend == DbBackend::Postgres {
+        q.push(" FOR UPDATE SKIP LOCKED");
+    }
+    q.push(") AND status = 'pending' RETURNING id, customer_id, recipient, body, encoding, segments, attempts, priority");
+    let rows = db.query_all(q.statement()).await?;
+    let mut claimed = rows
+        .iter()
+        .map(claimed_row)
+        .collect::<Result<Vec<_>, _>>()?;
+    claimed.sort_by_key(|c| (c.priority, c.id));
+    Ok(claimed)
+}
+
+fn claimed_row(r: &QueryResult) -> Result<Claimed, DbErr> {
+    Ok(Claimed {
+        id: r.try_get("", "id")?,
+        customer_id: r.try_get("", "customer_id")?,
+        recipient: r.try_get("", "recipient")?,
+        body: r.try_get("", "body")?,
+        unicode: r.try_get::<String>("", "encoding")? != "GSM-7",
+        segments: r.try_get::<i32>("", "segments")?.max(1) as u32,
+        attempts: r.try_get::<i32>("", "attempts")?.max(0) as u32,
+        priority: r.try_get("", "priority")?,
+    })
+}
+
+/// Of the claimed deliveries, skips those whose customer has opted out since they were
+/// queued, and returns their ids.
+pub async fn skip_opted_out(
+    db: &impl ConnectionTrait,
+    claimed: &[Claimed],
+) -> Result<Vec<i64>, DbErr> {
+    let ids: Vec<i64> = claimed
+        .iter()
+        .filter(|c| c.customer_id.is_some())
+        .map(|c| c.id)
+        .collect();
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let backend = db.get_database_backend();
+    let mut q = Sql::new(backend);
+    q.push("SELECT d.id FROM deliveries d JOIN customers c ON c.id = d.customer_id WHERE c.sms_consent = 'opted_out' AND d.id IN (");
+    push_ids(&mut q, &ids);
+    q.push(")");
+    let out: Vec<i64> = db
+        .query_all(q.statement())
+        .await?
+        .iter()
+        .map(|r| r.try_get("", "id"))
+        .collect::<Result<_, _>>()?;
+    if !out.is_empty() {
+        let now = now_millis();
+        let mut q = Sql::new(backend);
+        q.push("UPDATE deliveries SET status = 'skipped', skip_reason = 'opted_out', lease_owner = NULL, lease_until = NULL, failed_at = ")
+            .bind(now)
+            .push(", updated_at = ")
+            .bind(now)
+            .push(" WHERE status = 'sending' AND id IN (");
+        push_ids(&mut q, &out);
+        q.push(")");
+        db.execute(q.statement()).await?;
+    }
+    Ok(out)
+}
+
+fn push_ids(q: &mut Sql, ids: &[i64]) {
+    for (i, id) in ids.iter().enumerate() {
+        if i > 0 {
+            q.push(", ");
+        }
+        q.bind(*id);
+    }
+}
+
+/// Records attempts' outcomes in one transaction.
+pub async fn record(
+    db: &(impl ConnectionTrait + TransactionTrait),
+    outcomes: &[(i64, Outcome)],
+) -> Result<(), DbErr> {
+    let txn = crate::db::begin(db).await?;
+    let backend = txn.get_database_backend();
+    let now = now_millis();
+    for (id, outcome) in outcomes {
+        let mut q = Sql::new(backend);
+        match outcome {
+            Outcome::Accepted {
+                provider_id,
+                segments,
+                answer,
+            } => {
+                // A status callback may have come first: keep its (later) status.
+                q.push("UPDATE deliveries SET status = CASE WHEN status IN ('pending', 'sending', 'unknown') THEN 'accepted' ELSE status END, provider_id = COALESCE(provider_id, ")
+                    .bind(provider_id.clone())
+                    .push("), provider_segments = ")
+                    .bind(segments.map(|s| s as i32))
+                    .push(", provider_answer = ")
+                    .bind(truncate(&answer.body))
+                    .push(", provider_http_status = ")
+                    .bind(answer.http_status.map(i32::from))
+                    .push(", error_code = NULL, error_message = NULL, attempts = attempts + 1, accepted_at = ")
+                    .bind(now);
+            }
+            Outcome::Failed {
+                code,
+                message,
+                answer,
+            } => {
+                q.push("UPDATE deliveries SET status = CASE WHEN status IN ('pending', 'sending', 'unknown') THEN 'failed' ELSE status END, error_code = ")
+                    .bind(code.clone())
+                    .push(", error_message = ")
+                    .bind(message.clone())
+                    .push(", provider_answer = ")
+                    .bind(truncate(&answer.body))
+                    .push(", provider_http_status = ")
+                    .bind(answer.http_status.map(i32::from))
+                    .push(", attempts = attempts + 1, failed_at = ")
+                    .bind(now);
+            }
+            Outcome::Retry {
+                at,
+                counts,
+                code,
+                message,
+                answer,
+            } => {
+                q.push("UPDATE deliveries SET status = CASE WHEN status = 'sending' THEN 'pending' ELSE status END, send_after = ")
+                    .bind(*at)
+                    .push(", error_code = ")
+                    .bind(code.clone())
+                    .push(", error_message = ")
+                    .bind(message.clone())
+                    .push(", provider_answer = ")
+                    .bind(truncate(&answer.body))
+                    .push(", provider_http_status = ")
+                    .bind(answer.http_status.map(i32::from))
+                    .push(if *counts {
+                        ", attempts = attempts + 1"
+                    } else {
+                        ""
+                    });
+            }
+            Outcome::Unknown { message, answer } => {
+                q.push("UPDATE deliveries SET status = CASE WHEN status = 'sending' THEN 'unknown' ELSE status END, error_code = 'ambiguous', error_message = ")
+                    .bind(message.clone())
+                    .push(", provider_answer = ")
+                    .bind(truncate(&answer.body))
+                    .push(", provider_http_status = ")
+                    .bind(answer.http_status.map(i32::from))
+                    .push(", attempts = attempts + 1");
+            }
+            Outcome::Released => {
+                q.push("UPDATE deliveries SET status = CASE WHEN status = 'sending' THEN 'pending' ELSE status END");
+            }
+        }
+        q.push(", lease_owner = NULL, lease_until = NULL, updated_at = ")
+            .bind(now)
+            .push(" WHERE id = ")
+            .bind(*id);
+        txn.execute(q.statement()).await?;
+    }
+    txn.commit().await
+}
+
+/// Leases that ran out go back to the queue: another process's (it died or stalled), or, a
+/// minute later, this process's own (a batch whose outcomes could not be recorded). A
+/// dispatcher's own in-flight messages are never taken back while it runs. Returns how many.
+pub async fn recover_expired(
+    db: &impl ConnectionTrait,
+    integration_id: &str,
+    me: &str,
+) -> Result<u64, DbErr> {
+    let now = now_millis();
+    let mut q = Sql::new(db.get_database_backend());
+    q.push("UPDATE deliveries SET status = 'pending', lease_owner = NULL, lease_until = NULL, updated_at = ")
+        .bind(now)
+        .push(" WHERE integration_id = ")
+        .bind(integration_id.to_owned())
+        .push(" AND status = 'sending' AND lease_until < ")
+        .bind(now)
+        .push(" AND (lease_owner <> ")
+        .bind(me.to_owned())
+        .push(" OR lease_owner IS NULL OR lease_until < ")
+        .bind(now - 60_000)
+        .push(")");
+    Ok(db.execute(q.statement()).await?.rows_affected())
+}
+
+/// Whether an integration has work due now (or leases to recover).
+pub async fn has_work(db: &impl ConnectionTrait, integration_id: &str) -> Result<bool, DbErr> {
+    let now = now_millis();
+    let backend = db.get_database_backend();
+    let mut q = Sql::new(backend);
+    q.push("SELECT 1 AS one FROM deliveries WHERE integration_id = ")
+        .bind(integration_id.to_owned())
+        .push(" AND status = 'pending' AND send_after <= ")
+        .bind(now)
+        .push(" LIMIT 1");
+    if db.query_one(q.statement()).await?.is_some() {
+        return Ok(true);
+    }
+    let mut q = Sql::new(backend);
+    q.push("SELECT 1 AS one FROM deliveries WHERE integration_id = ")
+        .bind(integration_id.to_owned())
+        .push(" AND status = 'sending' AND lease_until < ")
+        .bind(now)
+        .push(" LIMIT 1");
+    Ok(db.query_one(q.statement()).await?.is_some())
+}
+
+/// Takes or renews the right to send through an integration until `until`. Only one process
+/// holds it at a time; another may take it once it has run out.
+pub async fn hold_integration(
+    db: &impl ConnectionTrait,
+    integration_id: &str,
+    owner: &str,
+    until: i64,
+) -> Result<bool, DbErr> {
+    let now = now_millis();
+    let mut q = Sql::new(db.get_database_backend());
+    q.push("INSERT INTO integration_leases (integration_id, owner, lease_until) VALUES (")
+        .bind(integration_id.to_owned())
+        .push(", ")
+        .bind(owner.to_owned())
+        .push(", ")
+        .bind(until)
+        .push(") ON CONFLICT (integration_id) DO UPDATE SET owner = excluded.owner, lease_until = excluded.lease_until \
+               WHERE integration_leases.owner = excluded.owner OR integration_leases.lease_until < ")
+        .bind(now);
+    Ok(db.execute(q.statement()).await?.rows_affected() == 1)
+}
+
+pub async fn release_integration(
+    db: &impl ConnectionTrait,
+    integration_id: &str,
+    owner: &str,
+) -> Result<(), DbErr> {
+    let mut q = Sql::new(db.get_database_backend());
+    q.push("DELETE FROM integration_leases WHERE integration_id = ")
+        .bind(integration_id.to_owned())
+        .push(" AND owner = ")
+        .bind(owner.to_owned());
+    db.execute(q.statement()).await.map(|_| ())
+}
+
+fn rank(status: &str) -> u8 {
+    match status {
+        PENDING | SENDING => 1,
+        ACCEPTED | UNKNOWN => 2,
+        SENT => 3,
+        _ => 4,
+    }
+}
+
+/// The statuses a report of `status` may move a delivery out of.
+fn earlier_than(status: &str) -> Vec<&'static str> {
+    [PENDING, SENDING, ACCEPTED, UNKNOWN, SENT]
+        .into_iter()
+        .filter(|s| rank(s) < rank(status))
+        .collect()
+}
+
+/// Applies a provider's status report to the delivery it names (by our id, else by the
+/// provider's id). Returns whether a delivery moved.
+pub async fn apply_status(
+    db: &impl ConnectionTrait,
+    integration_id: &str,
+    report: &StatusReport,
+) -> Result<bool, DbErr> {
+    let now = now_millis();
+    let mut q = Sql::new(db.get_database_backend());
+    q.push("UPDATE deliveries SET status = ")
+        .bind(report.status)
+        .push(", provider_status = ")
+        .bind(report.provider_status.clone())
+        .push(", provider_id = COALESCE(provider_id, ")
+        .bind(report.provider_id.clone())
+        .push("), lease_owner = NULL, lease_until = NULL, updated_at = ")
+        .bind(now);
+    let stamp = match report.status {
+        ACCEPTED => "accepted_at",
+        SENT => "sent_at",
+        DELIVERED => "delivered_at",
+        _ => "failed_at",
+    };
+    q.push(", ").push(stamp).push(" = ").bind(now);
+    if let Some(code) = &report.error_code {
+        q.push(", error_code = ").bind(code.clone());
+        q.push(", error_message = ")
+            .bind(report.error_message.clone().unwrap_or_default());
+    }
+    q.push(" WHERE integration_id = ")
+        .bind(integration_id.to_owned());
+    match (&report.delivery_id, &report.provider_id) {
+        (Some(id), _) => {
+            q.push(" AND id = ").bind(*id);
+        }
+        (None, Some(pid)) => {
+            q.push(" AND provider_id = ").bind(pid.clone());
+        }
+        (None, None) => return Ok(false),
+    }
+    q.push(" AND status IN (");
+    for (i, s) in earlier_than(report.status).iter().enumerate() {
+        if i > 0 {
+            q.push(", ");
+        }
+        q.bind(*s);
+    }
+    q.push(")");
+    Ok(db.execute(q.statement()).await?.rows_affected() > 0)
+}
+
+/// Ambiguous sends nobody confirmed within `older_than` ms are settled as failed (never sent
+/// again: a second copy is worse than a reported failure). Returns how many.
+pub async fn settle_unknown(db: &impl ConnectionTrait, older_than: i64) -> Result<u64, DbErr> {
+    let now = now_millis();
+    let mut q = Sql::new(db.get_database_backend());
+    q.push("UPDATE deliveries SET status = 'failed', error_code = 'unconfirmed', error_message = 'The provider neither confirmed nor refused this message in time; it may not have been sent.', failed_at = ")
+        .bind(now)
+        .push(", updated_at = ")
+        .bind(now)
+        .push(" WHERE status = 'unknown' AND attempted_at < ")
+        .bind(now - older_than);
+    Ok(db.execute(q.statement()).await?.rows_affected())
+}
+
+/// Pending messages to customers who just opted out are skipped at once.
+pub async fn skip_for_customers(
+    db: &impl ConnectionTrait,
+    customer_ids: &[String],
+) -> Result<u64, DbErr> {
+    if customer_ids.is_empty() {
+        return Ok(0);
+    }
+    let now = now_millis();
+    let mut q = Sql::new(db.get_database_backend());
+    q.push("UPDATE deliveries SET status = 'skipped', skip_reason = 'opted_out', failed_at = ")
+        .bind(now)
+        .push(", updated_at = ")
+        .bind(now)
+        .push(" WHERE status = 'pending' AND customer_id IN (");
+    for (i, id) in customer_ids.iter().enumerate() {
+        if i > 0 {
+            q.push(", ");
+        }
+        q.bind(id.clone());
+    }
+    q.push(")");
+    Ok(db.execute(q.statement()).await?.rows_affected())
+}
+
+/// Pending messages of a deleted integration fail, since nothing can send them.
+pub async fn fail_for_integration(
+    db: &impl ConnectionTrait,
+    integration_id: &str,
+) -> Result<u64, DbErr> {
+    let now = now_millis();
+    let mut q = Sql::new(db.get_database_backend());
+    q.push("UPDATE deliveries SET status = 'failed', error_code = 'integration_deleted', error_message = 'The SMS integration was deleted before this message was sent.', failed_at = ")
+        .bind(now)
+        .push(", updated_at = ")
+        .bind(now)
+        .push(" WHERE integration_id = ")
+        .bind(integration_id.to_owned())
+        .push(" AND status IN ('pending', 'sending')");
+    Ok(db.execute(q.statement()).await?.rows_affected())
+}
+
+const VIEW_COLUMNS: &str = "id, kind, distribution_id, customer_id, recipient, body, encoding, segments, status, \
+    skip_reason, attempts, provider_id, provider_status, provider_segments, provider_http_status, provider_answer, \
+    error_code, error_message, created_at, accepted_at, sent_at, delivered_at, failed_at, updated_at";
+
+fn view_row(r: &QueryResult) -> Result<DeliveryView, DbErr> {
+    let recipient: String = r.try_get("", "recipient")?;
+    let opt_u32 = |c: &str| -> Result<Option<u32>, DbErr> {
+        Ok(r.try_get::<Option<i32>>("", c)?.map(|v| v.max(0) as u32))
+    };
+    Ok(DeliveryView {
+        id: r.try_get("", "id")?,
+        kind: r.try_get("", "kind")?,
+        distribution_id: r.try_get("", "distribution_id")?,
+        customer_id: r.try_get("", "customer_id")?,
+        to: mask_phone(&recipient),
+        body: r.try_get("", "body")?,
+        encoding: r.try_get("", "encoding")?,
+        segments: r.try_get::<i32>("", "segments")?.max(0) as u32,
+        status: r.try_get("", "status")?,
+        skip_reason: r.try_get("", "skip_reason")?,
+        attempts: r.try_get::<i32>("", "attempts")?.max(0) as u32,
+        provider_id: r.try_get("", "provider_id")?,
+        provider_status: r.try_get("", "provider_status")?,
+        provider_segments: opt_u32("provider_segments")?,
+        provider_http_status: opt_u32("provider_http_status")?.map(|v| v as u16),
+        provider_answer: r.try_get("", "provider_answer")?,
+        error_code: r.try_get("", "error_code")?,
+        error_message: r.try_get("", "error_message")?,
+        created_at: r.try_get("", "created_at")?,
+        accepted_at: r.try_get("", "accepted_at")?,
+        sent_at: r.try_get("", "sent_at")?,
+        delivered_at: r.try_get("", "delivered_at")?,
+        failed_at: r.try_get("", "failed_at")?,
+        updated_at: r.try_get("", "updated_at")?,
+    })
+}
+
+/// One delivery of an integration.
+pub async fn get(
+    db: &impl ConnectionTrait,
+    integration_id: &str,
+    id: i64,
+) -> Result<Option<DeliveryView>, DbErr> {
+    let mut q = Sql::new(db.get_database_backend());
+    q.push("SELECT ")
+        .push(VIEW_COLUMNS)
+        .push(" FROM deliveries WHERE integration_id = ")
+        .bind(integration_id.to_owned())
+        .push(" AND id = ")
+        .bind(id);
+    db.query_one(q.statement())
+        .await?
+        .as_ref()
+        .map(view_row)
+        .transpose()
+}
+
+/// An integration's latest messages, newest first.
+pub async fn recent(
+    db: &impl ConnectionTrait,
+    integration_id: &str,
+    limit: u32,
+) -> Result<Vec<DeliveryView>, DbErr> {
+    let mut q = Sql::new(db.get_database_backend());
+    q.push("SELECT ")
+        .push(VIEW_COLUMNS)
+        .push(" FROM deliveries WHERE integration_id = ")
+        .bind(integration_id.to_owned())
+        .push(" ORDER BY id DESC LIMIT ")
+        .bind(i64::from(limit));
+    db.query_all(q.statement())
+        .await?
+        .iter()
+        .map(view_row)
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn statuses_only_move_forward() {
+        assert_eq!(
+            earlier_than(SENT),
+            vec![PENDING, SENDING, ACCEPTED, UNKNOWN]
+        );
+        assert_eq!(earlier_than(ACCEPTED), vec![PENDING, SENDING]);
+        assert!(earlier_than(DELIVERED).contains(&SENT));
+        assert!(!earlier_than(FAILED).contains(&DELIVERED));
+    }
+
+    #[test]
+    fn long_answers_are_cut_on_a_character_boundary() {
+        let long = "é".repeat(3000);
+        let cut = truncate(&long);
+        assert!(cut.len() <= ANSWER_MAX + "…".len());
+        assert!(cut.ends_with('…'));
+    }
+}

@@ -1,0 +1,516 @@
+//! The dispatcher: sends what the delivery queue holds.
+//!
+//! One engine per process. For each enabled integration with due work it runs one dispatcher
+//! task, and only while it holds that integration's lease row, so several processes on one
+//! PostgreSQL never send through an integration at once and never exceed its rate. A
+//! dispatcher claims a short batch (about a second of sending) under a lease in one short
+//! statement, checks consent again, then sends each message when the pacer allows, with at
+//! most `in_flight` requests open. No transaction is held during HTTP. Outcomes go to one
+//! recorder task, which writes them in batches.
+//!
+//! The engine wakes at once when work is queued in this process (`wake`), and otherwise looks
+//! once a second (work queued by another process, retries coming due).
+
+use super::deliveries::{self as queue, Claimed, Outcome};
+use super::integrations::IntegrationService;
+use crate::ids::now_millis;
+use crate::providers::{Failure, OutgoingSms, SmsProvider};
+use rand::Rng;
+use sea_orm::DatabaseConnection;
+use std::{
+    collections::HashMap,
+    sync::{Arc, Mutex},
+    time::Duration,
+};
+use tokio::{
+    sync::{mpsc, watch, Notify, Semaphore},
+    task::JoinHandle,
+    time::Instant,
+};
+
+/// How long an integration lease lasts without renewal, and how often it is renewed.
+const INTEGRATION_LEASE: Duration = Duration::from_secs(10);
+const RENEW_EVERY: Duration = Duration::from_secs(2);
+/// A dispatcher stops sending when its last renewal is older than this (before the lease
+/// can pass to another process).
+const LEASE_SAFE: Duration = Duration::from_secs(7);
+/// Delivery leases outlast the HTTP timeout (15 s) by a margin.
+const DELIVERY_LEASE_MARGIN: Duration = Duration::from_secs(20);
+/// Attempts for retryable failures (429s excluded) before a delivery fails.
+pub const MAX_ATTEMPTS: u32 = 6;
+const BACKOFF_BASE: Duration = Duration::from_secs(2);
+const BACKOFF_CAP: Duration = Duration::from_secs(300);
+/// Ambiguous sends without a status callback after this long are settled as failed.
+pub const UNKNOWN_TIMEOUT: Duration = Duration::from_secs(3600);
+const POLL: Duration = Duration::from_secs(1);
+
+pub struct Engine {
+    db: DatabaseConnection,
+    integrations: Arc<IntegrationService>,
+    /// This process's name on leases.
+    owner: String,
+    wake: Arc<Notify>,
+    public_url: String,
+    running: Mutex<HashMap<String, JoinHandle<()>>>,
+    recorder: Mutex<Option<mpsc::Sender<(i64, Outcome)>>>,
+    stop: watch::Sender<bool>,
+}
+
+impl Engine {
+    pub fn new(
+        db: DatabaseConnection,
+        integrations: Arc<IntegrationService>,
+        public_url: String,
+        wake: Arc<Notify>,
+    ) -> Arc<Self> {
+        Arc::new(Self {
+            db,
+            integrations,
+            owner: crate::ids::new_id("proc"),
+            wake,
+            public_url,
+            running: Mutex::new(HashMap::new()),
+            recorder: Mutex::new(None),
+            stop: watch::channel(false).0,
+        })
+    }
+
+    /// Work was queued: look now rather than at the next poll.
+    pub fn wake(&self) {
+        self.wake.notify_one();
+    }
+
+    /// Starts the engine; it runs until `shutdown`.
+    pub fn start(self: &Arc<Self>) -> JoinHandle<()> {
+        let (tx, rx) = mpsc::channel(4096);
+        *self.recorder.lock().expect("recorder lock") = Some(tx);
+        let recorder = tokio::spawn(record_loop(self.db.clone(), rx));
+        let this = self.clone();
+        tokio::spawn(async move {
+            let mut stop = this.stop.subscribe();
+            let mut last_settle = Instant::now() - Duration::from_secs(3600);
+            loop {
+                if *stop.borrow() {
+                    break;
+                }
+                if let Err(e) = this.tick().await {
+                    tracing::warn!(error = %e, "delivery engine: looking for work failed");
+                }
+                if last_settle.elapsed() > Duration::from_secs(60) {
+                    last_settle = Instant::now();
+                    match queue::settle_unknown(&this.db, UNKNOWN_TIMEOUT.as_millis() as i64).await
+                    {
+                        Ok(0) => {}
+                        Ok(n) => tracing::info!(
+                            count = n,
+                            "unconfirmed ambiguous sends settled as failed"
+                        ),
+                        Err(e) => tracing::warn!(error = %e, "settling ambiguous sends failed"),
+                    }
+                }
+                tokio::select! {
+                    () = this.wake.notified() => {}
+                    () = tokio::time::sleep(POLL) => {}
+                    _ = stop.changed() => {}
+                }
+            }
+            // Let every dispatcher finish or release what it holds.
+            let handles: Vec<JoinHandle<()>> = this
+                .running
+                .lock()
+                .expect("running lock")
+                .drain()
+                .map(|(_, h)| h)
+                .collect();
+            for h in handles {
+                let _ = h.await;
+            }
+            this.recorder.lock().expect("recorder lock").take();
+            let _ = recorder.await;
+        })
+    }
+
+    /// Stops claiming, lets in-flight sends finish (or releases them) and records everything.
+    pub async fn shutdown(&self, engine: JoinHandle<()>) {
+        let _ = self.stop.send(true);
+        let _ = engine.await;
+    }
+
+    async fn tick(self: &Arc<Self>) -> Result<(), sea_orm::DbErr> {
+        let integrations = self.integrations.enabled_ids().await?;
+        for id in integrations {
+            {
+                let mut running = self.running.lock().expect("running lock");
+                running.retain(|_, h| !h.is_finished());
+                if running.contains_key(&id) {
+                    continue;
+                }
+            }
+            if !queue::has_work(&self.db, &id).await? {
+                continue;
+            }
+            let this = self.clone();
+            let key = id.clone();
+            let handle = tokio::spawn(async move {
+                if let Err(e) = this.dispatch(&key).await {
+                    tracing::warn!(integration = %key, error = %e, "dispatcher stopped");
+                }
+            });
+            self.running
+                .lock()
+                .expect("running lock")
+                .insert(id, handle);
+        }
+        Ok(())
+    }
+
+    fn recorder(&self) -> Option<mpsc::Sender<(i64, Outcome)>> {
+        self.recorder.lock().expect("recorder lock").clone()
+    }
+
+    /// Sends an integration's due work until there is none, the lease is lost or the engine
+    /// stops.
+    async fn dispatch(self: &Arc<Self>, integration_id: &str) -> Result<(), String> {
+        let db = &self.db;
+        let lease_until = |from: i64| from + INTEGRATION_LEASE.as_millis() as i64;
+        if !queue::hold_integration(db, integration_id, &self.owner, lease_until(now_millis()))
+            .await
+            .map_err(|e| e.to_string())?
+        {
+            // Another process sends through this integration.
+            return Ok(());
+        }
+        let mut renewed = Instant::now();
+        let result = self.dispatch_held(integration_id, &mut renewed).await;
+        let _ = queue::release_integration(db, integration_id, &self.owner).await;
+        result
+    }
+
+    async fn dispatch_held(
+        self: &Arc<Self>,
+        integration_id: &str,
+        renewed: &mut Instant,
+    ) -> Result<(), String> {
+        let db = &self.db;
+        let Some(record) = self.recorder() else {
+            return Ok(());
+        };
+        let (adapter, rate) = self
+            .integrations
+            .dispatch_adapter(integration_id)
+            .await
+            .map_err(|e| e.to_string())?;
+        let adapter: Arc<dyn SmsProvider> = Arc::from(adapter);
+        let rate = f64::from(rate.max(1));
+        let in_flight = (rate as usize).clamp(2, 64);
+        let permits = Arc::new(Semaphore::new(in_flight));
+        // About a second of sending per claim, so consent checked at claim time is fresh.
+        let batch = (rate as u32).clamp(1, 500);
+        let mut pacer = Pacer::new(rate);
+        let throttle = Arc::new(Mutex::new(Throttle::default()));
+        let mut stop = self.stop.subscribe();
+        let result = 'outer: loop {
+            if *stop.borrow() {
+                break Ok(());
+            }
+            if let Err(e) = self.keep_lease(integration_id, renewed).await {
+                break Err(e);
+            }
+            // A rate limit holds back claiming too, so nothing waits out its lease.
+            let paused = throttle.lock().expect("throttle lock").paused_until;
+            if let Some(until) = paused.filter(|u| *u > Instant::now()) {
+                tokio::select! {
+                    () = tokio::time::sleep_until(until.min(Instant::now() + RENEW_EVERY)) => {}
+                    _ = stop.changed() => {}
+                }
+                continue;
+            }
+            match queue::recover_expired(db, integration_id, &self.owner).await {
+                Ok(0) => {}
+                Ok(n) => {
+                    tracing::info!(integration = %integration_id, count = n, "recovered messages whose lease ran out")
+                }
+                Err(e) => break Err(e.to_string()),
+            }
+            // Twice the time the batch takes at one segment a message; a longer batch is safe
+            // too, since only the holder of the integration lease recovers leases.
+            let expected = Duration::from_secs_f64(f64::from(batch) * 2.0 / rate);
+            let until = now_millis() + (expected + DELIVERY_LEASE_MARGIN).as_millis() as i64;
+            let claimed = match queue::claim(db, integration_id, &self.owner, until, batch).await {
+                Ok(c) if c.is_empty() => break Ok(()),
+                Ok(c) => c,
+                Err(e) => break Err(e.to_string()),
+            };
+            let skipped = match queue::skip_opted_out(db, &claimed).await {
+                Ok(s) => s,
+                Err(e) => {
+                    release(&record, claimed.iter().map(|c| c.id)).await;
+                    break Err(e.to_string());
+                }
+            };
+            let mut rest = claimed.into_iter().filter(|c| !skipped.contains(&c.id));
+            while let Some(item) = rest.next() {
+                let held_back = throttle
+                    .lock()
+                    .expect("throttle lock")
+                    .paused_until
+                    .is_some_and(|u| u > Instant::now() + Duration::from_secs(1));
+                let lease = self.keep_lease(integration_id, renewed).await;
+                if *stop.borrow() || held_back || lease.is_err() {
+                    // Not attempted: back to the queue as it was.
+                    release(&record, std::iter::once(item.id).chain(rest.map(|r| r.id))).await;
+                    match lease {
+                        Err(e) => break 'outer Err(e),
+                        Ok(()) => continue 'outer,
+                    }
+                }
+                let paused = throttle.lock().expect("throttle lock").paused_until;
+                let go = tokio::select! {
+                    () = pacer.wait(item.segments, paused) => true,
+                    _ = stop.changed() => false,
+                };
+                let permit = if go {
+                    permits.clone().acquire_owned().await.ok()
+                } else {
+                    None
+                };
+                let Some(permit) = permit else {
+                    release(&record, std::iter::once(item.id).chain(rest.map(|r| r.id))).await;
+                    continue 'outer;
+                };
+                let sms = OutgoingSms {
+                    to: item.recipient.clone(),
+                    body: item.body.clone(),
+                    unicode: item.unicode,
+                    status_callback: Some(format!(
+                        "{}/webhooks/sms/{}/status?d={}",
+                        self.public_url, integration_id, item.id
+                    )),
+                    reference: item.id.to_string(),
+                };
+                let adapter = adapter.clone();
+                let record = record.clone();
+                let throttle = throttle.clone();
+                tokio::spawn(async move {
+                    let result = adapter.send(&sms).await;
+                    let outcome = outcome_of(&item, result, &throttle);
+                    let _ = record.send((item.id, outcome)).await;
+                    drop(permit);
+                });
+            }
+        };
+        // Wait for the requests in flight.
+        let _ = permits.acquire_many(in_flight as u32).await;
+        result
+    }
+
+    /// Renews the integration lease when due; an error means this process must stop sending
+    /// through the integration.
+    async fn keep_lease(&self, integration_id: &str, renewed: &mut Instant) -> Result<(), String> {
+        if renewed.elapsed() >= RENEW_EVERY {
+            let until = now_millis() + INTEGRATION_LEASE.as_millis() as i64;
+            match queue::hold_integration(&self.db, integration_id, &self.owner, until).await {
+                Ok(true) => *renewed = Instant::now(),
+                Ok(false) => return Err("the integration lease passed to another process".into()),
+                Err(e) => tracing::warn!(error = %e, "renewing an integration lease failed"),
+            }
+        }
+        if renewed.elapsed() >= LEASE_SAFE {
+            return Err("could not renew the integration lease in time".into());
+        }
+        Ok(())
+    }
+}
+
+async fn release(record: &mpsc::Sender<(i64, Outcome)>, ids: impl Iterator<Item = i64>) {
+    for id in ids {
+        let _ = record.send((id, Outcome::Released)).await;
+    }
+}
+
+/// Consecutive 429s without a Retry-After slow the whole integration down, not one message.
+#[derive(Default)]
+struct Throttle {
+    paused_until: Option<Instant>,
+    streak: u32,
+}
+
+fn outcome_of(
+    item: &Claimed,
+    result: Result<crate::providers::Accepted, Failure>,
+    throttle: &Mutex<Throttle>,
+) -> Outcome {
+    let now = now_millis();
+    match result {
+        Ok(a) => {
+            throttle.lock().expect("throttle lock").streak = 0;
+            Outcome::Accepted {
+                provider_id: a.provider_id,
+                segments: a.segments,
+                answer: a.raw,
+            }
+        }
+        Err(Failure::Permanent { code, message, raw }) => Outcome::Failed {
+            code,
+            message,
+            answer: raw,
+        },
+        Err(Failure::Retryable {
+            code,
+            message,
+            retry_after,
+            raw,
+            throttled: true,
+        }) => {
+            // Rate limited: nothing was sent, so no attempt is used; everything pauses.
+            let mut t = throttle.lock().expect("throttle lock");
+            t.streak = t.streak.saturating_add(1);
+            let wait = retry_after
+                .unwrap_or_else(|| backoff(t.streak, BACKOFF_BASE / 2, Duration::from_secs(60)));
+            let until = Instant::now() + wait;
+            t.paused_until = Some(t.paused_until.map_or(until, |p| p.max(until)));
+            Outcome::Retry {
+                at: now + wait.as_millis() as i64,
+                counts: false,
+                code,
+                message,
+                answer: raw,
+            }
+        }
+        Err(Failure::Retryable {
+            code,
+            message,
+            raw,
+            throttled: false,
+            ..
+        }) => {
+            let attempt = item.attempts + 1;
+            if attempt >= MAX_ATTEMPTS {
+                Outcome::Failed {
+                    code,
+                    message: format!("{message} (gave up after {attempt} attempts)"),
+                    answer: raw,
+                }
+            } else {
+                Outcome::Retry {
+                    at: now + backoff(attempt, BACKOFF_BASE, BACKOFF_CAP).as_millis() as i64,
+                    counts: true,
+                    code,
+                    message,
+                    answer: raw,
+                }
+            }
+        }
+        Err(Failure::Ambiguous { message, raw }) => Outcome::Unknown {
+            message,
+            answer: raw,
+        },
+    }
+}
+
+/// Exponential backoff with full jitter: a random wait up to base·2^(n-1), capped, at least
+/// half of it, so retries of a burst spread out instead of returning together.
+pub fn backoff(attempt: u32, base: Duration, cap: Duration) -> Duration {
+    let exp = base.saturating_mul(1u32 << attempt.saturating_sub(1).min(16));
+    let ceiling = exp.min(cap);
+    let half = ceiling / 2;
+    half + ceiling.mul_f64(rand::thread_rng().gen_range(0.0..0.5))
+}
+
+/// Paces sends to `rate` segments per second: each message's segments move the next start
+/// time on by segments/rate (a leaky bucket without burst), so a minute of sending takes a
+/// minute whatever the batch sizes.
+pub struct Pacer {
+    per_segment: Duration,
+    next: Instant,
+}
+
+impl Pacer {
+    pub fn new(rate: f64) -> Self {
+        Self {
+            per_segment: Duration::from_secs_f64(1.0 / rate.max(0.001)),
+            next: Instant::now(),
+        }
+    }
+
+    pub async fn wait(&mut self, segments: u32, paused_until: Option<Instant>) {
+        let now = Instant::now();
+        let mut start = self.next.max(now);
+        if let Some(p) = paused_until {
+            start = start.max(p);
+        }
+        if start > now {
+            tokio::time::sleep_until(start).await;
+        }
+        self.next = start + self.per_segment * segments.max(1);
+    }
+}
+
+/// Writes outcomes in batches: whatever has arrived, up to 500 at a time.
+async fn record_loop(db: DatabaseConnection, mut rx: mpsc::Receiver<(i64, Outcome)>) {
+    let mut batch = Vec::with_capacity(500);
+    while let Some(first) = rx.recv().await {
+        batch.push(first);
+        while batch.len() < 500 {
+            match rx.try_recv() {
+                Ok(x) => batch.push(x),
+                Err(_) => break,
+            }
+        }
+        let mut tries = 0;
+        loop {
+            match queue::record(&db, &batch).await {
+                Ok(()) => break,
+                Err(e) if tries < 5 => {
+                    tries += 1;
+                    tracing::warn!(error = %e, "recording delivery outcomes failed; retrying");
+                    tokio::time::sleep(Duration::from_millis(200 * tries)).await;
+                }
+                Err(e) => {
+                    // The leases run out and the messages are recovered as pending.
+                    tracing::error!(error = %e, count = batch.len(), "could not record delivery outcomes");
+                    break;
+                }
+            }
+        }
+        batch.clear();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_grows_is_capped_and_jittered() {
+        let base = Duration::from_secs(2);
+        let cap = Duration::from_secs(300);
+        for attempt in 1..20 {
+            let d = backoff(attempt, base, cap);
+            let ceiling = (base * 2u32.pow((attempt - 1).min(16))).min(cap);
+            assert!(d >= ceiling / 2 && d <= ceiling, "{attempt}: {d:?}");
+        }
+        let spread: std::collections::HashSet<u128> =
+            (0..20).map(|_| backoff(5, base, cap).as_millis()).collect();
+        assert!(spread.len() > 1, "jitter spreads retries");
+    }
+
+    #[tokio::test]
+    async fn the_pacer_spends_segments_over_time_without_bursts() {
+        let mut pacer = Pacer::new(1000.0);
+        let start = Instant::now();
+        for _ in 0..50 {
+            pacer.wait(2, None).await;
+        }
+        // 100 segments at 1,000/s: the last one starts 98 ms after the first, not before.
+        assert!(
+            start.elapsed() >= Duration::from_millis(98),
+            "{:?}",
+            start.elapsed()
+        );
+        // A pause holds everything back.
+        let until = Instant::now() + Duration::from_millis(50);
+        pacer.wait(1, Some(until)).await;
+        assert!(Instant::now() >= until);
+    }
+}

@@ -1,0 +1,270 @@
+//! The delivery queue end to end through the real engine: test sends, status callbacks that
+//! only move forward, rate limits and outages retried until everything is accepted, consent
+//! re-checked at send time, and two instances sharing one queue.
+
+use crate::both_backends;
+use crate::helpers::{eventually, get_json as get, post_json as post, second_instance, TestApp};
+use reqwest::StatusCode;
+use sea_orm::{ConnectionTrait, Database, DatabaseConnection, Statement};
+use serde_json::json;
+use server::{
+    ids::now_millis,
+    providers::signatures::twilio_signature,
+    services::deliveries::{self, NewDelivery},
+};
+use std::collections::HashMap;
+use wiremock::{matchers::method, Mock, MockServer, ResponseTemplate};
+
+const TOKEN: &str = "twilio-auth-token-1234";
+
+async fn twilio_integration(app: &TestApp, admin: &str, fake: &MockServer, rate: u32) -> String {
+    let (status, body) = post(
+        app,
+        admin,
+        "/v1/integrations/sms",
+        json!({"name": "Fake Twilio", "provider": "twilio",
+        "sender": "+15017122661", "base_url": fake.uri(), "max_segments_per_second": rate,
+        "credentials": {"account_sid": "AC123", "auth_token": TOKEN}}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    body["id"].as_str().unwrap().to_owned()
+}
+
+fn accepted_json() -> ResponseTemplate {
+    ResponseTemplate::new(201)
+        .set_body_json(json!({"sid": "SMfake", "status": "queued", "num_segments": "1"}))
+}
+
+/// Posts a status callback as Twilio would, signed unless `sign` is false.
+async fn callback(app: &TestApp, url: &str, fields: &[(&str, &str)], sign: bool) -> StatusCode {
+    let params: Vec<(String, String)> = fields
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    let mut req = app.new_client().post(url).form(&params);
+    if sign {
+        req = req.header("X-Twilio-Signature", twilio_signature(TOKEN, url, &params));
+    }
+    req.send().await.unwrap().status()
+}
+
+async fn queue(
+    db: &DatabaseConnection,
+    integration: &str,
+    customers: &[Option<String>],
+) -> Vec<i64> {
+    let items: Vec<NewDelivery> = customers
+        .iter()
+        .enumerate()
+        .map(|(i, c)| NewDelivery {
+            kind: "distribution",
+            distribution_id: Some("dst_test".into()),
+            customer_id: c.clone(),
+            occurrence: format!("{i}"),
+            integration_id: integration.to_owned(),
+            priority: deliveries::PRIORITY_BULK,
+            recipient: format!("+1415555{:04}", i),
+            body: format!("Message {i}"),
+            send_after: now_millis(),
+        })
+        .collect();
+    deliveries::enqueue(db, &items)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(Option::unwrap)
+        .collect()
+}
+
+async fn statuses(db: &DatabaseConnection) -> HashMap<String, i64> {
+    db.query_all(Statement::from_string(
+        db.get_database_backend(),
+        "SELECT status, COUNT(*) AS n FROM deliveries GROUP BY status",
+    ))
+    .await
+    .unwrap()
+    .iter()
+    .map(|r| {
+        (
+            r.try_get("", "status").unwrap(),
+            r.try_get("", "n").unwrap(),
+        )
+    })
+    .collect()
+}
+
+/// The delivery ids the fake received, from each request's status callback URL.
+async fn requested_ids(fake: &MockServer) -> Vec<i64> {
+    fake.received_requests()
+        .await
+        .unwrap()
+        .iter()
+        .filter_map(|r| {
+            url::form_urlencoded::parse(&r.body)
+                .find(|(k, _)| k == "StatusCallback")
+                .and_then(|(_, v)| v.split("?d=").nth(1).and_then(|d| d.parse().ok()))
+        })
+        .collect()
+}
+
+both_backends! {
+    async fn test_sends_are_queued_and_status_callbacks_only_move_them_forward(app: TestApp) {
+        app.with_admin().await;
+        let admin = app.api_key("admin").await;
+        let fake = MockServer::start().await;
+        Mock::given(method("POST")).respond_with(accepted_json()).mount(&fake).await;
+        let id = twilio_integration(&app, &admin, &fake, 10).await;
+
+        let (status, sent) = post(&app, &admin, &format!("/v1/integrations/sms/{id}/test"), json!({"to": "+14155550123", "body": "Hello"})).await;
+        assert_eq!(status, StatusCode::OK, "{sent}");
+        assert_eq!(sent["accepted"], true, "{sent}");
+        assert_eq!(sent["status"], "accepted");
+        assert_eq!(sent["http_status"], 201);
+        let delivery = sent["delivery_id"].as_i64().unwrap();
+        // Twilio was told where to report, with our delivery id.
+        assert_eq!(requested_ids(&fake).await, vec![delivery]);
+
+        let url = app.url(&format!("/webhooks/sms/{id}/status?d={delivery}"));
+        let path = format!("/v1/integrations/sms/{id}/messages/{delivery}");
+        let message = |app| get(app, &admin, &path);
+        assert_eq!(callback(&app, &url, &[("MessageSid", "SMfake"), ("MessageStatus", "delivered")], false).await, StatusCode::FORBIDDEN);
+        assert_eq!(message(&app).await["status"], "accepted", "unsigned callbacks change nothing");
+
+        assert_eq!(callback(&app, &url, &[("MessageSid", "SMfake"), ("MessageStatus", "sent")], true).await, StatusCode::NO_CONTENT);
+        assert_eq!(message(&app).await["status"], "sent");
+        callback(&app, &url, &[("MessageSid", "SMfake"), ("MessageStatus", "delivered")], true).await;
+        assert_eq!(message(&app).await["status"], "delivered");
+        // Out of order: a late "sent" or "queued" does not take it back.
+        callback(&app, &url, &[("MessageSid", "SMfake"), ("MessageStatus", "sent")], true).await;
+        callback(&app, &url, &[("MessageSid", "SMfake"), ("MessageStatus", "queued")], true).await;
+        let m = message(&app).await;
+        assert_eq!(m["status"], "delivered");
+        assert_eq!(m["provider_id"], "SMfake");
+        assert_eq!(m["to"], "+141…123", "numbers are masked");
+
+        // A carrier failure keeps its code and says what it means.
+        let (_, second) = post(&app, &admin, &format!("/v1/integrations/sms/{id}/test"), json!({"to": "+14155550124", "body": "Again"})).await;
+        let d2 = second["delivery_id"].as_i64().unwrap();
+        let url2 = app.url(&format!("/webhooks/sms/{id}/status?d={d2}"));
+        callback(&app, &url2, &[("MessageSid", "SMfake2"), ("MessageStatus", "undelivered"), ("ErrorCode", "30007")], true).await;
+        let m = get(&app, &admin, &format!("/v1/integrations/sms/{id}/messages/{d2}")).await;
+        assert_eq!(m["status"], "undelivered");
+        assert_eq!(m["error_code"], "30007");
+        assert!(m["error_message"].as_str().unwrap().contains("spam"), "{m}");
+
+        let list = get(&app, &admin, &format!("/v1/integrations/sms/{id}/messages")).await;
+        assert_eq!(list["data"].as_array().unwrap().len(), 2);
+        assert_eq!(list["data"][0]["id"], d2, "newest first");
+    }
+}
+
+both_backends! {
+    async fn rate_limits_and_outages_are_retried_until_everything_is_accepted(app: TestApp) {
+        app.with_admin().await;
+        let admin = app.api_key("admin").await;
+        let fake = MockServer::start().await;
+        // A burst of 429s, then a burst of 503s, then service as usual.
+        Mock::given(method("POST"))
+            .respond_with(ResponseTemplate::new(429).insert_header("Retry-After", "1")
+                .set_body_json(json!({"code": 20429, "message": "Too Many Requests"})))
+            .up_to_n_times(5).with_priority(1).mount(&fake).await;
+        Mock::given(method("POST"))
+            .respond_with(ResponseTemplate::new(503).set_body_string("Service Unavailable"))
+            .up_to_n_times(5).with_priority(2).mount(&fake).await;
+        Mock::given(method("POST")).respond_with(accepted_json()).with_priority(3).mount(&fake).await;
+        let id = twilio_integration(&app, &admin, &fake, 100).await;
+
+        let db = Database::connect(&app.database_url).await.unwrap();
+        let ids = queue(&db, &id, &vec![None; 20]).await;
+        eventually(60, "every message accepted", || async { statuses(&db).await.get("accepted") == Some(&20) }).await;
+
+        // Each refusal was retried once: no retry storm.
+        let requested = requested_ids(&fake).await;
+        assert_eq!(requested.len(), 30, "20 messages + 5 throttled + 5 unavailable");
+        for d in &ids {
+            assert!(requested.contains(d));
+        }
+        // A 429 does not use up an attempt; a 503 does.
+        let attempts: Vec<i64> = db.query_all(Statement::from_string(db.get_database_backend(), "SELECT attempts FROM deliveries ORDER BY id"))
+            .await.unwrap().iter().map(|r| r.try_get::<i32>("", "attempts").unwrap() as i64).collect();
+        assert_eq!(attempts.iter().sum::<i64>(), 25, "{attempts:?}");
+        db.close().await.ok();
+    }
+}
+
+both_backends! {
+    async fn consent_is_checked_again_when_sending(app: TestApp) {
+        app.with_admin().await;
+        let admin = app.api_key("admin").await;
+        let (_, sandbox) = post(&app, &admin, "/v1/integrations/sms", json!({"name": "Demo", "provider": "sandbox", "max_segments_per_second": 50})).await;
+        let sid = sandbox["id"].as_str().unwrap().to_owned();
+        let mut customers = Vec::new();
+        for (source, consent) in [("ana", "opted_in"), ("ben", "opted_out"), ("cy", "opted_in")] {
+            let (_, c) = post(&app, &admin, "/v1/customers", json!({"source_id": source, "phone": "+34612345678", "sms_consent": consent})).await;
+            customers.push(Some(c["id"].as_str().unwrap().to_owned()));
+        }
+        let db = Database::connect(&app.database_url).await.unwrap();
+        queue(&db, &sid, &customers).await;
+        eventually(20, "all settled", || async {
+            let s = statuses(&db).await;
+            s.get("accepted") == Some(&2) && s.get("skipped") == Some(&1)
+        }).await;
+        let skipped = db.query_one(Statement::from_string(db.get_database_backend(),
+            "SELECT customer_id, skip_reason FROM deliveries WHERE status = 'skipped'")).await.unwrap().unwrap();
+        assert_eq!(skipped.try_get::<String>("", "skip_reason").unwrap(), "opted_out");
+        assert_eq!(skipped.try_get::<Option<String>>("", "customer_id").unwrap(), customers[1]);
+        let inbox: i64 = db.query_one(Statement::from_string(db.get_database_backend(), "SELECT COUNT(*) AS n FROM sandbox_messages"))
+            .await.unwrap().unwrap().try_get("", "n").unwrap();
+        assert_eq!(inbox, 2);
+        db.close().await.ok();
+    }
+}
+
+both_backends! {
+    async fn an_inbound_stop_skips_what_is_still_queued_for_that_number(app: TestApp) {
+        app.with_admin().await;
+        let admin = app.api_key("admin").await;
+        let fake = MockServer::start().await;
+        Mock::given(method("POST")).respond_with(accepted_json()).mount(&fake).await;
+        let id = twilio_integration(&app, &admin, &fake, 10).await;
+        let (_, c) = post(&app, &admin, "/v1/customers", json!({"source_id": "ana", "phone": "+14155550123", "sms_consent": "opted_in"})).await;
+        let db = Database::connect(&app.database_url).await.unwrap();
+        // Due in an hour: still pending when the STOP comes.
+        let later = NewDelivery {
+            kind: "distribution", distribution_id: Some("dst_1".into()), customer_id: Some(c["id"].as_str().unwrap().to_owned()),
+            occurrence: String::new(), integration_id: id.clone(), priority: deliveries::PRIORITY_BULK,
+            recipient: "+14155550123".into(), body: "Later".into(), send_after: now_millis() + 3_600_000,
+        };
+        deliveries::enqueue(&db, &[later]).await.unwrap();
+        let url = app.url(&format!("/webhooks/sms/{id}/inbound"));
+        let status = callback(&app, &url, &[("MessageSid", "SMin"), ("From", "+14155550123"), ("To", "+15017122661"), ("Body", "Stop")], true).await;
+        assert_eq!(status, StatusCode::OK);
+        assert_eq!(statuses(&db).await.get("skipped"), Some(&1));
+        db.close().await.ok();
+    }
+}
+
+both_backends! {
+    async fn two_instances_share_one_queue_without_sending_twice_or_faster(app: TestApp) {
+        app.with_admin().await;
+        let admin = app.api_key("admin").await;
+        let fake = MockServer::start().await;
+        Mock::given(method("POST")).respond_with(accepted_json()).mount(&fake).await;
+        let id = twilio_integration(&app, &admin, &fake, 20).await;
+        let (_, stop_second) = second_instance(&app).await;
+
+        let db = Database::connect(&app.database_url).await.unwrap();
+        let started = std::time::Instant::now();
+        let ids = queue(&db, &id, &vec![None; 60]).await;
+        eventually(60, "every message accepted", || async { statuses(&db).await.get("accepted") == Some(&60) }).await;
+        let elapsed = started.elapsed();
+        let mut requested = requested_ids(&fake).await;
+        requested.sort_unstable();
+        assert_eq!(requested, ids, "each message sent exactly once");
+        // 60 segments at 20 per second: the last may start 2.95 s after the first.
+        assert!(elapsed.as_secs_f64() >= 2.9, "the integration's rate held across instances: {elapsed:?}");
+        stop_second.cancel();
+        db.close().await.ok();
+    }
+}
