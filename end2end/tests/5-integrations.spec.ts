@@ -37,19 +37,31 @@ test('an admin connects Twilio; the token is never shown again', async ({ page }
   expect(await page.content()).not.toContain('f00dfeedcafebeef');
 });
 
-test('a test send through the sandbox shows its answer', async ({ page }, info) => {
-  test.skip(!jsEnabled(info), 'the answer is shown by the hydrated page; POST /v1/integrations/sms/{id}/test covers scripts');
+test('a test send through the sandbox shows its answer and lands in the sandbox inbox', async ({ page }, info) => {
+  const name = `Demo sandbox ${info.project.name}`;
   await open(page, info, '/integrations/new?provider=sandbox');
-  await page.getByLabel('Name', { exact: true }).fill('Demo sandbox');
+  await page.getByLabel('Name', { exact: true }).fill(name);
   await page.getByRole('button', { name: 'Add integration' }).click();
   await expect(page.getByText('Integration saved.')).toBeVisible();
-  await page.getByRole('link', { name: 'Demo sandbox' }).click();
-  await expect(page.locator('body[data-hydrated="true"]')).toBeAttached();
-  await page.getByLabel('To', { exact: true }).fill('12');
-  await page.getByRole('button', { name: 'Send test' }).click();
-  await expect(page.getByText('"12" is not a valid phone number')).toBeVisible();
+  await page.getByRole('link', { name }).click();
+  if (jsEnabled(info)) await expect(page.locator('body[data-hydrated="true"]')).toBeAttached();
+  await expect(page.getByText('Empty: send a test or a distribution through this integration.')).toBeVisible();
+  if (jsEnabled(info)) {
+    await page.getByLabel('To', { exact: true }).fill('12');
+    await page.getByRole('button', { name: 'Send test' }).click();
+    await expect(page.getByText('"12" is not a valid phone number')).toBeVisible();
+  }
   await page.getByLabel('To', { exact: true }).fill('+34 612 345 678');
+  await page.getByLabel('Message', { exact: true }).fill('Hola Ana 👋 tu código es VERANO-42');
   await page.getByRole('button', { name: 'Send test' }).click();
-  await expect(page.getByTestId('test-result')).toContainText(/Accepted for \+34612345678: sbx_\w+ · 1 segment/);
-  await expect(page.getByTestId('test-result')).toContainText('"status":"recorded"');
+  if (jsEnabled(info)) {
+    await expect(page.getByTestId('test-result')).toContainText(/Accepted for \+34612345678: sbx_\w+ · 1 segment/);
+    await expect(page.getByTestId('test-result')).toContainText('"status":"recorded"');
+  }
+  // The sandbox shows what it would have sent (no-JS: the page reloads after the post).
+  await expect(page.getByTestId('sandbox-inbox')).toContainText('+34612345678');
+  await expect(page.getByTestId('sandbox-inbox')).toContainText('Hola Ana 👋 tu código es VERANO-42');
+  const row = page.getByTestId('messages').getByRole('row', { name: /VERANO-42/ });
+  await expect(row.getByTestId('message-status')).toHaveText('accepted');
+  await expect(row).toContainText('+346…678');
 });

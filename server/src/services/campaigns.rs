@@ -31,7 +31,7 @@ use app::{
 use async_trait::async_trait;
 use sea_orm::{
     ActiveModelTrait, ConnectionTrait, DatabaseConnection, DbBackend, DbErr, EntityTrait,
-    QueryOrder, QueryResult, Set, TransactionTrait,
+    QueryOrder, QueryResult, Set,
 };
 use std::{collections::BTreeMap, collections::HashSet, sync::Arc};
 
