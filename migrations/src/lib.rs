@@ -9,6 +9,7 @@ mod m20261125_000003_events;
 mod m20261125_000004_audience_codes;
 mod m20261125_000005_integrations;
 mod m20261126_000006_deliveries;
+mod m20261126_000007_distributions;
 
 pub struct Migrator;
 
@@ -22,6 +23,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261125_000004_audience_codes::Migration),
             Box::new(m20261125_000005_integrations::Migration),
             Box::new(m20261126_000006_deliveries::Migration),
+            Box::new(m20261126_000007_distributions::Migration),
         ]
     }
 }

@@ -20,6 +20,7 @@ const COLUMNS: &str = "
     distribution_id VARCHAR(64) NULL,
     customer_id VARCHAR(64) NULL,
     occurrence VARCHAR(64) NOT NULL,
+    voucher_id BIGINT NULL,
     integration_id VARCHAR(64) NOT NULL,
     priority SMALLINT NOT NULL,
     recipient VARCHAR(32) NOT NULL,
@@ -58,6 +59,8 @@ const AFTER: &[&str] = &[
     // An integration's recent messages, a customer's messages.
     "CREATE INDEX idx_deliveries_integration ON deliveries (integration_id, id)",
     "CREATE INDEX idx_deliveries_customer ON deliveries (customer_id)",
+    // A distribution's progress: counts per status read from the index alone.
+    "CREATE INDEX idx_deliveries_distribution ON deliveries (distribution_id, status)",
     // Which process paces an integration: one at a time, so several processes on one
     // database never exceed its rate.
     "CREATE TABLE integration_leases (

@@ -266,26 +266,49 @@ pub async fn record(
     let txn = crate::db::begin(db).await?;
     let backend = txn.get_database_backend();
     let now = now_millis();
-    for (id, outcome) in outcomes {
-        let mut q = Sql::new(backend);
-        match outcome {
+    // The common case, acceptances, in one statement per 200 (VALUES columns are named
+    // column1… on both databases).
+    let accepted: Vec<_> = outcomes
+        .iter()
+        .filter_map(|(id, o)| match o {
             Outcome::Accepted {
                 provider_id,
                 segments,
                 answer,
-            } => {
-                // A status callback may have come first: keep its (later) status.
-                q.push("UPDATE deliveries SET status = CASE WHEN status IN ('pending', 'sending', 'unknown') THEN 'accepted' ELSE status END, provider_id = COALESCE(provider_id, ")
-                    .bind(provider_id.clone())
-                    .push("), provider_segments = ")
-                    .bind(segments.map(|s| s as i32))
-                    .push(", provider_answer = ")
-                    .bind(truncate(&answer.body))
-                    .push(", provider_http_status = ")
-                    .bind(answer.http_status.map(i32::from))
-                    .push(", error_code = NULL, error_message = NULL, attempts = attempts + 1, accepted_at = ")
-                    .bind(now);
-            }
+            } => Some((*id, provider_id, segments, answer)),
+            _ => None,
+        })
+        .collect();
+    for chunk in accepted.chunks(200) {
+        let mut q = Sql::new(backend);
+        q.push("UPDATE deliveries SET status = CASE WHEN deliveries.status IN ('pending', 'sending', 'unknown') THEN 'accepted' ELSE deliveries.status END, \
+                provider_id = COALESCE(deliveries.provider_id, v.column2), provider_segments = v.column3, provider_answer = v.column4, \
+                provider_http_status = v.column5, error_code = NULL, error_message = NULL, attempts = deliveries.attempts + 1, \
+                lease_owner = NULL, lease_until = NULL, accepted_at = ")
+            .bind(now)
+            .push(", updated_at = ")
+            .bind(now)
+            .push(" FROM (VALUES ");
+        for (i, (id, provider_id, segments, answer)) in chunk.iter().enumerate() {
+            q.push(if i == 0 { "(" } else { ", (" })
+                .bind(*id)
+                .push(", ")
+                .bind((*provider_id).clone())
+                .push(", ")
+                .bind(segments.map(|s| s as i32))
+                .push(", ")
+                .bind(truncate(&answer.body))
+                .push(", ")
+                .bind(answer.http_status.map(i32::from))
+                .push(")");
+        }
+        q.push(") AS v WHERE deliveries.id = v.column1");
+        txn.execute(q.statement()).await?;
+    }
+    for (id, outcome) in outcomes {
+        let mut q = Sql::new(backend);
+        match outcome {
+            Outcome::Accepted { .. } => continue,
             Outcome::Failed {
                 code,
                 message,

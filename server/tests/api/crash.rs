@@ -1,6 +1,7 @@
 //! A `codecast serve` process killed (SIGKILL) in the middle of a queue, then started again:
 //! nothing is lost, the leases it held are recovered, and no message is sent twice except
-//! those that were in flight when it died (the ambiguous window).
+//! those that were in flight when it died (the ambiguous window). And one stopped with
+//! SIGTERM, which finishes or hands back its work before exiting.
 
 use crate::helpers::{eventually, postgres_admin_url};
 use sea_orm::{ConnectionTrait, Database, DatabaseConnection, Statement};
@@ -210,6 +211,147 @@ async fn crash_and_recover(database_url: String) {
         "no lease left behind"
     );
     db.close().await.ok();
+}
+
+/// SIGTERM while sending: the process finishes or hands back what it holds before it exits.
+async fn graceful_stop(database_url: String) {
+    let data_dir = tempfile::tempdir().unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let instance = Instance {
+        database_url: database_url.clone(),
+        data_dir: data_dir.path().to_path_buf(),
+        port,
+    };
+    instance.run(
+        &[
+            "user",
+            "create",
+            "--email",
+            "ops@shop.example",
+            "--role",
+            "admin",
+            "--password-stdin",
+        ],
+        "a long enough password\n",
+    );
+    let key = instance.run(
+        &["api-key", "create", "--name", "ops", "--role", "admin"],
+        "",
+    );
+    let fake = MockServer::start().await;
+    Mock::given(method("POST"))
+        .respond_with(
+            ResponseTemplate::new(201)
+                .set_delay(Duration::from_millis(300))
+                .set_body_json(json!({"sid": "SMterm", "num_segments": "1"})),
+        )
+        .mount(&fake)
+        .await;
+    let mut server = instance.serve().await;
+    let integration: serde_json::Value = reqwest::Client::new().post(format!("http://127.0.0.1:{port}/v1/integrations/sms")).bearer_auth(&key)
+        .json(&json!({"name": "Fake Twilio", "provider": "twilio", "sender": "+15017122661", "base_url": fake.uri(),
+            "max_segments_per_second": 20, "credentials": {"account_sid": "AC1", "auth_token": "token-long-enough"}}))
+        .send().await.unwrap().json().await.unwrap();
+    let id = integration["id"]
+        .as_str()
+        .expect("integration created")
+        .to_owned();
+    let db = Database::connect(&database_url).await.unwrap();
+    let items: Vec<NewDelivery> = (0..100)
+        .map(|i| NewDelivery {
+            kind: "distribution",
+            distribution_id: Some("dst_term".into()),
+            customer_id: None,
+            occurrence: i.to_string(),
+            integration_id: id.clone(),
+            priority: deliveries::PRIORITY_BULK,
+            recipient: format!("+1415555{i:04}"),
+            body: format!("Message {i}"),
+            send_after: now_millis(),
+        })
+        .collect();
+    deliveries::enqueue(&db, &items).await.unwrap();
+    eventually(60, "sending has started", || async {
+        fake.received_requests().await.unwrap().len() >= 10
+    })
+    .await;
+    let term = Command::new("kill")
+        .args(["-TERM", &server.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(term.success());
+    let status = tokio::task::spawn_blocking(move || server.wait().unwrap())
+        .await
+        .unwrap();
+    assert!(status.success(), "a clean exit: {status:?}");
+
+    // Every message is either recorded with the provider's answer or back in the queue.
+    let sent = fake.received_requests().await.unwrap().len() as i64;
+    assert_eq!(
+        count(
+            &db,
+            "SELECT COUNT(*) AS n FROM deliveries WHERE status = 'sending'"
+        )
+        .await,
+        0
+    );
+    assert_eq!(
+        count(
+            &db,
+            "SELECT COUNT(*) AS n FROM deliveries WHERE status = 'accepted'"
+        )
+        .await,
+        sent,
+        "each request that went out is recorded"
+    );
+    assert_eq!(
+        count(
+            &db,
+            "SELECT COUNT(*) AS n FROM deliveries WHERE status = 'pending'"
+        )
+        .await,
+        100 - sent
+    );
+    assert_eq!(
+        count(&db, "SELECT COUNT(*) AS n FROM integration_leases").await,
+        0,
+        "the integration lease is released"
+    );
+    db.close().await.ok();
+}
+
+#[tokio::test]
+async fn sqlite_hands_back_its_work_on_sigterm() {
+    let dir = tempfile::tempdir().unwrap();
+    graceful_stop(format!(
+        "sqlite://{}?mode=rwc",
+        dir.path().join("term.db").display()
+    ))
+    .await;
+}
+
+#[tokio::test]
+async fn postgres_hands_back_its_work_on_sigterm() {
+    let name = format!(
+        "codecast_term_{}",
+        ulid::Ulid::new().to_string().to_lowercase()
+    );
+    let admin = Database::connect(format!("{}/postgres", postgres_admin_url()))
+        .await
+        .unwrap();
+    admin
+        .execute_unprepared(&format!("CREATE DATABASE \"{name}\""))
+        .await
+        .unwrap();
+    graceful_stop(format!("{}/{name}", postgres_admin_url())).await;
+    admin
+        .execute_unprepared(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"))
+        .await
+        .ok();
 }
 
 #[tokio::test]

@@ -268,3 +268,40 @@ both_backends! {
         db.close().await.ok();
     }
 }
+
+both_backends! {
+    async fn an_ambiguous_send_waits_for_its_status_callback_instead_of_a_resend(app: TestApp) {
+        app.with_admin().await;
+        let admin = app.api_key("admin").await;
+        let fake = MockServer::start().await;
+        // A 500 after the request went out: Twilio may have sent it.
+        Mock::given(method("POST")).respond_with(ResponseTemplate::new(500).set_body_json(json!({"code": 20500, "message": "Internal Server Error"})))
+            .mount(&fake).await;
+        let id = twilio_integration(&app, &admin, &fake, 10).await;
+        let (_, sent) = post(&app, &admin, &format!("/v1/integrations/sms/{id}/test"), json!({"to": "+14155550123", "body": "Maybe"})).await;
+        assert_eq!(sent["accepted"], false);
+        assert_eq!(sent["failure"], "unknown", "{sent}");
+        let delivery = sent["delivery_id"].as_i64().unwrap();
+        tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
+        assert_eq!(fake.received_requests().await.unwrap().len(), 1, "not sent again");
+
+        // Twilio's callback settles it, with its message id.
+        let url = app.url(&format!("/webhooks/sms/{id}/status?d={delivery}"));
+        callback(&app, &url, &[("MessageSid", "SMlate"), ("MessageStatus", "delivered")], true).await;
+        let m = get(&app, &admin, &format!("/v1/integrations/sms/{id}/messages/{delivery}")).await;
+        assert_eq!((m["status"].as_str(), m["provider_id"].as_str()), (Some("delivered"), Some("SMlate")));
+
+        // Without a callback, the reconciliation timeout reports it as failed, never resent.
+        let (_, other) = post(&app, &admin, &format!("/v1/integrations/sms/{id}/test"), json!({"to": "+14155550124", "body": "Lost"})).await;
+        let lost = other["delivery_id"].as_i64().unwrap();
+        let db = Database::connect(&app.database_url).await.unwrap();
+        db.execute(Statement::from_sql_and_values(db.get_database_backend(),
+            if db.get_database_backend() == sea_orm::DbBackend::Postgres { "UPDATE deliveries SET attempted_at = attempted_at - 7200000 WHERE id = $1" } else { "UPDATE deliveries SET attempted_at = attempted_at - 7200000 WHERE id = ?" },
+            [lost.into()])).await.unwrap();
+        assert_eq!(deliveries::settle_unknown(&db, 3_600_000).await.unwrap(), 1);
+        let m = get(&app, &admin, &format!("/v1/integrations/sms/{id}/messages/{lost}")).await;
+        assert_eq!((m["status"].as_str(), m["error_code"].as_str()), (Some("failed"), Some("unconfirmed")));
+        assert_eq!(fake.received_requests().await.unwrap().len(), 2);
+        db.close().await.ok();
+    }
+}
