@@ -6,10 +6,11 @@ use crate::{
     domain::{segment_rule::Rule, EmailAddress, Label, Password, Role},
     dto::{
         ApiKeyView, CampaignInput, CampaignView, ConsentChange, CreatedApiKey, CurrentUser,
-        CustomerInput, CustomerSegment, CustomerView, DeliveryView, EventView, IntegrationInput,
-        IntegrationView, PromotionTierInput, PromotionTierView, Publication, SandboxMessage,
-        SegmentInput, SegmentMember, SegmentView, TestSendResult, UserView, VoucherPage,
-        VoucherView,
+        CustomerInput, CustomerSegment, CustomerView, DeliveryView, DistributionInput,
+        DistributionView, EventView, FailureGroup, IntegrationInput, IntegrationView, MessagePage,
+        PromotionTierInput, PromotionTierView, Publication, ReviewReport, SandboxMessage,
+        SegmentInput, SegmentMember, SegmentView, SendOutcome, TestSendResult, UserView,
+        VoucherPage, VoucherView,
     },
     error::AppError,
 };
@@ -197,6 +198,40 @@ pub trait Integrations: Send + Sync + 'static {
     async fn sandbox_inbox(&self, id: &str, limit: u32) -> Result<Vec<SandboxMessage>, AppError>;
 }
 
+#[async_trait]
+pub trait Distributions: Send + Sync + 'static {
+    /// Newest first; `status` filters (draft, sending, sent).
+    async fn list(&self, status: Option<String>) -> Result<Vec<DistributionView>, AppError>;
+    async fn get(&self, id: &str) -> Result<DistributionView, AppError>;
+    /// A draft with defaults (the default integration preselected) and what `input` gives.
+    async fn create(&self, input: DistributionInput) -> Result<DistributionView, AppError>;
+    /// Changes a draft; given fields are checked, absent ones keep their values.
+    async fn update(
+        &self,
+        id: &str,
+        input: DistributionInput,
+    ) -> Result<DistributionView, AppError>;
+    /// Drafts only.
+    async fn delete(&self, id: &str) -> Result<(), AppError>;
+    /// A new draft with the same settings.
+    async fn duplicate(&self, id: &str) -> Result<DistributionView, AppError>;
+    /// The pre-send report, with a freshly minted send key.
+    async fn review(&self, id: &str) -> Result<ReviewReport, AppError>;
+    /// SEND: happens once per distribution; the same key again replays the outcome.
+    async fn send(&self, id: &str, key: &str) -> Result<SendOutcome, AppError>;
+    /// Failed, skipped and unconfirmed messages grouped by reason.
+    async fn failures(&self, id: &str) -> Result<Vec<FailureGroup>, AppError>;
+    /// The message log, searched by name, number or text.
+    async fn messages(
+        &self,
+        id: &str,
+        search: &str,
+        status: Option<String>,
+        after: Option<i64>,
+        limit: u32,
+    ) -> Result<MessagePage, AppError>;
+}
+
 /// Everything server functions reach through the context.
 #[derive(Clone)]
 pub struct Ports {
@@ -205,6 +240,7 @@ pub struct Ports {
     pub segments: Arc<dyn Segments>,
     pub campaigns: Arc<dyn Campaigns>,
     pub integrations: Arc<dyn Integrations>,
+    pub distributions: Arc<dyn Distributions>,
     /// Set the `Secure` flag on cookies (the public URL is https).
     pub secure_cookies: bool,
     /// `CODECAST_PUBLIC_URL`: the base of links in messages (QR images).

@@ -6,6 +6,7 @@ pub mod api_keys;
 pub mod campaigns;
 pub mod customer_import;
 pub mod customers;
+pub mod distributions;
 pub mod error;
 pub mod events;
 pub mod extract;
@@ -115,6 +116,38 @@ pub fn api_routes(state: &AppState) -> Router<AppState> {
         .route(
             "/app/customers/import",
             post(customer_import::import_from_ui),
+        )
+        .route(
+            "/app/distributions/{id}/messages.csv",
+            get(distributions::export_from_ui),
+        )
+        .route(
+            "/v1/distributions",
+            get(distributions::list).post(distributions::create),
+        )
+        .route(
+            "/v1/distributions/{id}",
+            get(distributions::get)
+                .patch(distributions::update)
+                .delete(distributions::delete),
+        )
+        .route(
+            "/v1/distributions/{id}/duplicate",
+            post(distributions::duplicate),
+        )
+        .route("/v1/distributions/{id}/review", get(distributions::review))
+        .route("/v1/distributions/{id}/send", post(distributions::send))
+        .route(
+            "/v1/distributions/{id}/messages",
+            get(distributions::messages),
+        )
+        .route(
+            "/v1/distributions/{id}/messages.csv",
+            get(distributions::export),
+        )
+        .route(
+            "/v1/distributions/{id}/failures",
+            get(distributions::failures),
         )
         .route(
             "/v1/customers/{id}",

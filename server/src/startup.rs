@@ -6,8 +6,8 @@ use crate::{
     http::{self, guards},
     services::{
         accounts::AccountService, campaigns::CampaignService, customers::CustomerService,
-        dispatch::Engine, integrations::IntegrationService, secret_box::SecretBox,
-        segments::SegmentService,
+        dispatch::Engine, distributions::DistributionService, integrations::IntegrationService,
+        secret_box::SecretBox, segments::SegmentService,
     },
 };
 use app::{ports::Ports, shell, App};
@@ -35,6 +35,7 @@ pub struct AppState {
     pub segments: Arc<SegmentService>,
     pub campaigns: Arc<CampaignService>,
     pub integrations: Arc<IntegrationService>,
+    pub distributions: Arc<DistributionService>,
     /// Sends what the delivery queue holds.
     pub engine: Arc<Engine>,
     pub secrets: SecretBox,
@@ -87,6 +88,8 @@ impl Application {
             settings.public_url.clone(),
             settings.allow_private_gateways,
         );
+        let distributions =
+            DistributionService::new(db.clone(), settings.public_url.clone(), bell.clone());
         let engine = Engine::new(
             db.clone(),
             integrations.clone(),
@@ -99,6 +102,7 @@ impl Application {
             segments: segments.clone(),
             campaigns: campaigns.clone(),
             integrations: integrations.clone(),
+            distributions: distributions.clone(),
             secure_cookies: settings.secure_cookies(),
             public_url: settings.public_url.clone(),
         };
@@ -111,6 +115,7 @@ impl Application {
             segments,
             campaigns,
             integrations,
+            distributions,
             engine,
             secrets,
             ports,

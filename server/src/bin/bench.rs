@@ -510,28 +510,36 @@ fn delivery() {
         println!("delivery ({}): {count} messages", bench.backend_name());
 
         // (a) The ceiling: the same requests straight from reqwest, 64 at a time (the
-        // dispatcher's cap on requests in flight).
+        // dispatcher's cap on requests in flight). Measured before and after the queue, and
+        // the better of the two kept, since the machine's noise moves it by a third.
         let http = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().expect("client");
         let url = format!("{fake}/2010-04-01/Accounts/AC1/Messages.json");
-        let started = Instant::now();
-        futures::stream::iter(0..count)
-            .map(|i| {
-                let http = http.clone();
-                let url = url.clone();
-                async move {
-                    let form = [("To", format!("+1415{i:07}")), ("From", "+15017122661".into()),
-                        ("Body", format!("Hi Ana, your code SUMMER-{i:06} gets you 20% off")),
-                        ("StatusCallback", format!("http://127.0.0.1/webhooks/sms/int_1/status?d={i}"))];
-                    let res = http.post(&url).basic_auth("AC1", Some("token")).form(&form).send().await.expect("fake answers");
-                    let json: serde_json::Value = res.json().await.expect("json");
-                    std::hint::black_box(json);
-                }
-            })
-            .buffer_unordered(64)
-            .collect::<Vec<()>>()
-            .await;
-        let raw = count as f64 / started.elapsed().as_secs_f64();
-        println!("  raw reqwest → loopback fake ceiling: {raw:.0} messages/s");
+        let ceiling = || {
+            let http = http.clone();
+            let url = url.clone();
+            async move {
+                let started = Instant::now();
+                futures::stream::iter(0..count)
+                    .map(|i| {
+                        let http = http.clone();
+                        let url = url.clone();
+                        async move {
+                            let form = [("To", format!("+1415{i:07}")), ("From", "+15017122661".into()),
+                                ("Body", format!("Hi Ana, your code SUMMER-{i:06} gets you 20% off")),
+                                ("StatusCallback", format!("http://127.0.0.1/webhooks/sms/int_1/status?d={i}"))];
+                            let res = http.post(&url).basic_auth("AC1", Some("token")).form(&form).send().await.expect("fake answers");
+                            let json: serde_json::Value = res.json().await.expect("json");
+                            std::hint::black_box(json);
+                        }
+                    })
+                    .buffer_unordered(64)
+                    .collect::<Vec<()>>()
+                    .await;
+                count as f64 / started.elapsed().as_secs_f64()
+            }
+        };
+        let raw_before = ceiling().await;
+        println!("  raw reqwest → loopback fake ceiling: {raw_before:.0} messages/s");
 
         let integration = |rate: u32, name: &str| IntegrationInput {
             name: Some(name.into()),
@@ -577,14 +585,25 @@ fn delivery() {
         }
         let started = Instant::now();
         bench.state.engine.wake();
-        while accepted().await < count as i64 {
-            tokio::time::sleep(Duration::from_millis(100)).await;
+        while log.arrivals.lock().expect("log").len() < count {
+            tokio::time::sleep(Duration::from_millis(5)).await;
         }
-        let engine = count as f64 / started.elapsed().as_secs_f64();
+        let handed = started.elapsed();
+        while accepted().await < count as i64 {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        let recorded = started.elapsed();
+        let engine = count as f64 / handed.as_secs_f64();
+        log.arrivals.lock().expect("log").clear();
+        let raw_after = ceiling().await;
+        let raw = raw_before.max(raw_after);
+        println!("  raw ceiling again: {raw_after:.0} messages/s");
         println!(
-            "  queue + dispatcher + Twilio adapter: {engine:.0} messages/s, {:.0} % of the ceiling (goal ≥ 60 %)",
-            100.0 * engine / raw
+            "  queue + dispatcher + Twilio adapter: {engine:.0} messages/s handed to the provider, {:.0} % of the better ceiling (goal ≥ 60 %); all {count} recorded as accepted after {:.2} s",
+            100.0 * engine / raw,
+            recorded.as_secs_f64()
         );
+        log.arrivals.lock().expect("log").clear();
 
         // (b) Pacing: 100 segments/s, 6,000 segments.
         let paced = bench.state.integrations.create(integration(100, "Paced")).await.expect("integration");

@@ -15,10 +15,12 @@ use utoipa::{
         super::segments::members, super::segments::add_members, super::segments::remove_member, super::segments::count,
         super::campaigns::create, super::campaigns::list, super::campaigns::get, super::campaigns::vouchers,
         super::campaigns::publish, super::campaigns::redeem, super::campaigns::create_tier, super::campaigns::list_tiers,
-        super::integrations::create, super::integrations::list, super::integrations::get, super::integrations::update, super::integrations::delete, super::integrations::test_send, super::integrations::messages, super::integrations::message),
+        super::integrations::create, super::integrations::list, super::integrations::get, super::integrations::update, super::integrations::delete, super::integrations::test_send, super::integrations::messages, super::integrations::message,
+        super::distributions::create, super::distributions::list, super::distributions::get, super::distributions::update, super::distributions::delete,
+        super::distributions::duplicate, super::distributions::review, super::distributions::send, super::distributions::messages, super::distributions::failures, super::distributions::export),
     components(schemas(super::error::ErrorBody, super::error::ErrorDetail)),
     modifiers(&BearerAuth),
-    tags((name = "account", description = "The caller and its API keys"), (name = "customers", description = "The people you send to"), (name = "events", description = "What customers do, as the shop reports it"), (name = "segments", description = "Groups of customers: picked by hand or kept by a rule"), (name = "campaigns", description = "Unique codes, publication, redemption and promotion tiers"), (name = "integrations", description = "SMS providers (admin keys only)"), (name = "templates", description = "Message templates: render and count"), (name = "health"))
+    tags((name = "account", description = "The caller and its API keys"), (name = "customers", description = "The people you send to"), (name = "events", description = "What customers do, as the shop reports it"), (name = "segments", description = "Groups of customers: picked by hand or kept by a rule"), (name = "campaigns", description = "Unique codes, publication, redemption and promotion tiers"), (name = "integrations", description = "SMS providers (admin keys only)"), (name = "templates", description = "Message templates: render and count"), (name = "distributions", description = "Sending: drafts, review, SEND, progress and messages"), (name = "health"))
 )]
 pub struct ApiDoc;
 

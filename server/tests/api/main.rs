@@ -11,6 +11,7 @@ mod crash;
 mod customer_import;
 mod customers;
 mod delivery;
+mod distributions;
 mod guards;
 mod integrations;
 mod providers;

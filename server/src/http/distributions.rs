@@ -1,0 +1,388 @@
+//! `/v1/distributions`: drafts, the pre-send review, SEND, and the numbers and messages of a
+//! sent distribution.
+
+use super::{
+    api_auth::Caller,
+    api_keys::rfc3339,
+    error::{ApiError, ErrorBody},
+    extract::{ApiJson, ApiQuery},
+};
+use crate::startup::AppState;
+use app::{
+    dto::{Audience, DistributionInput, DistributionView, Reminder, ReviewReport, SendOutcome},
+    error::AppError,
+    ports::Distributions,
+};
+use axum::{
+    extract::{Path, State},
+    http::{header, HeaderMap, StatusCode},
+    response::{IntoResponse, Response},
+    Json,
+};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use utoipa::{IntoParams, ToSchema};
+
+#[derive(Deserialize, Serialize, ToSchema)]
+pub struct AudienceBody {
+    pub customer: Option<String>,
+    pub segment: Option<String>,
+}
+
+#[derive(Deserialize, Serialize, ToSchema)]
+pub struct ReminderBody {
+    pub after_hours: u32,
+    #[serde(default)]
+    pub only_if_not_redeemed: bool,
+    pub template: String,
+}
+
+#[derive(Deserialize, ToSchema)]
+pub struct DistributionRequest {
+    pub name: Option<String>,
+    /// `manual` (automatic distributions come later).
+    pub mode: Option<String>,
+    /// `promotion`, `unique_codes` or `plain`.
+    pub purpose: Option<String>,
+    /// The campaign whose codes to send (unique_codes).
+    pub campaign: Option<String>,
+    /// The promotion tier to announce (promotion).
+    pub promotion_tier: Option<String>,
+    /// `{"customer": id}` or `{"segment": id}`.
+    pub audience: Option<AudienceBody>,
+    pub subject: Option<String>,
+    /// `sms`.
+    pub channel: Option<String>,
+    /// The SMS integration; the default one when left out.
+    pub integration: Option<String>,
+    pub template: Option<String>,
+    pub smart_encoding: Option<bool>,
+    pub reminders: Option<Vec<ReminderBody>>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct Distribution {
+    pub id: String,
+    pub name: String,
+    pub mode: String,
+    pub purpose: String,
+    pub campaign: Option<String>,
+    pub promotion_tier: Option<String>,
+    pub audience: Option<AudienceBody>,
+    pub subject: String,
+    pub channel: String,
+    pub integration: Option<String>,
+    pub template: String,
+    pub smart_encoding: bool,
+    pub reminders: Vec<ReminderBody>,
+    /// `draft`, `sending` or `sent`.
+    pub status: String,
+    /// `{audience, queued, sent, delivered, failed, skipped: {opted_out, invalid_phone, no_phone,
+    /// duplicate}, redeemed, segments_total, …}` once sent.
+    #[schema(value_type = Option<Object>)]
+    pub stats: Option<Value>,
+    pub created_at: String,
+    pub updated_at: String,
+    pub sent_at: Option<String>,
+    pub completed_at: Option<String>,
+}
+
+impl From<DistributionView> for Distribution {
+    fn from(d: DistributionView) -> Self {
+        Self {
+            stats: d.stats.map(|s| {
+                serde_json::json!({
+                    "audience": s.audience,
+                    "queued": s.queued,
+                    // Handed to the provider; `delivered` once it confirms.
+                    "sent": s.accepted + s.sent + s.delivered,
+                    "delivered": s.delivered,
+                    "failed": s.failed,
+                    "unknown": s.unknown,
+                    "skipped": s.skipped,
+                    "redeemed": s.redeemed,
+                    "segments_total": s.segments_total,
+                    "codes_published": s.codes_published,
+                })
+            }),
+            id: d.id,
+            name: d.name,
+            mode: d.mode,
+            purpose: d.purpose,
+            campaign: d.campaign_id,
+            promotion_tier: d.promotion_tier_id,
+            audience: d.audience.map(|a| match a {
+                Audience::Customer(c) => AudienceBody {
+                    customer: Some(c),
+                    segment: None,
+                },
+                Audience::Segment(s) => AudienceBody {
+                    customer: None,
+                    segment: Some(s),
+                },
+            }),
+            subject: d.subject,
+            channel: d.channel,
+            integration: d.integration_id,
+            template: d.template,
+            smart_encoding: d.smart_encoding,
+            reminders: d
+                .reminders
+                .into_iter()
+                .map(|r| ReminderBody {
+                    after_hours: r.after_hours,
+                    only_if_not_redeemed: r.only_if_not_redeemed,
+                    template: r.template,
+                })
+                .collect(),
+            status: d.status,
+            created_at: rfc3339(d.created_at),
+            updated_at: rfc3339(d.updated_at),
+            sent_at: d.sent_at.map(rfc3339),
+            completed_at: d.completed_at.map(rfc3339),
+        }
+    }
+}
+
+fn input(r: DistributionRequest) -> Result<DistributionInput, ApiError> {
+    let audience = match r.audience {
+        None => None,
+        Some(AudienceBody {
+            customer: Some(c),
+            segment: None,
+        }) => Some(Audience::Customer(c)),
+        Some(AudienceBody {
+            customer: None,
+            segment: Some(s),
+        }) => Some(Audience::Segment(s)),
+        Some(_) => {
+            return Err(AppError::validation(
+                "audience",
+                "Give {\"customer\": id} or {\"segment\": id}.",
+            )
+            .into())
+        }
+    };
+    Ok(DistributionInput {
+        name: r.name,
+        mode: r.mode,
+        purpose: r.purpose,
+        campaign_id: r.campaign,
+        promotion_tier_id: r.promotion_tier,
+        audience,
+        subject: r.subject,
+        channel: r.channel,
+        integration_id: r.integration,
+        template: r.template,
+        smart_encoding: r.smart_encoding,
+        reminders: r.reminders.map(|rs| {
+            rs.into_iter()
+                .map(|r| Reminder {
+                    after_hours: r.after_hours,
+                    only_if_not_redeemed: r.only_if_not_redeemed,
+                    template: r.template,
+                })
+                .collect()
+        }),
+        step: None,
+    })
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct DistributionList {
+    pub data: Vec<Distribution>,
+    pub has_more: bool,
+}
+
+#[derive(Deserialize, IntoParams)]
+pub struct ListQuery {
+    /// draft, sending or sent.
+    pub status: Option<String>,
+}
+
+#[utoipa::path(post, path = "/v1/distributions", tag = "distributions", security(("bearer" = [])), request_body = DistributionRequest,
+    responses((status = 201, body = Distribution), (status = 422, body = ErrorBody)))]
+pub async fn create(
+    _: Caller,
+    State(state): State<AppState>,
+    ApiJson(body): ApiJson<DistributionRequest>,
+) -> Result<(StatusCode, Json<Distribution>), ApiError> {
+    let created = state.distributions.create(input(body)?).await?;
+    Ok((StatusCode::CREATED, Json(created.into())))
+}
+
+#[utoipa::path(get, path = "/v1/distributions", tag = "distributions", security(("bearer" = [])), params(ListQuery),
+    responses((status = 200, body = DistributionList)))]
+pub async fn list(
+    _: Caller,
+    State(state): State<AppState>,
+    ApiQuery(query): ApiQuery<ListQuery>,
+) -> Result<Json<DistributionList>, ApiError> {
+    let items = state.distributions.list(query.status).await?;
+    Ok(Json(DistributionList {
+        has_more: items.len() == 200,
+        data: items.into_iter().map(Distribution::from).collect(),
+    }))
+}
+
+#[utoipa::path(get, path = "/v1/distributions/{id}", tag = "distributions", security(("bearer" = [])), params(("id" = String, Path)),
+    responses((status = 200, body = Distribution), (status = 404, body = ErrorBody)))]
+pub async fn get(
+    _: Caller,
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Json<Distribution>, ApiError> {
+    Ok(Json(state.distributions.get(&id).await?.into()))
+}
+
+#[utoipa::path(patch, path = "/v1/distributions/{id}", tag = "distributions", security(("bearer" = [])), params(("id" = String, Path)),
+    request_body = DistributionRequest,
+    responses((status = 200, body = Distribution), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
+pub async fn update(
+    _: Caller,
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    ApiJson(body): ApiJson<DistributionRequest>,
+) -> Result<Json<Distribution>, ApiError> {
+    Ok(Json(
+        state.distributions.update(&id, input(body)?).await?.into(),
+    ))
+}
+
+#[utoipa::path(delete, path = "/v1/distributions/{id}", tag = "distributions", security(("bearer" = [])), params(("id" = String, Path)),
+    responses((status = 204), (status = 409, body = ErrorBody)))]
+pub async fn delete(
+    _: Caller,
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    state.distributions.delete(&id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[utoipa::path(post, path = "/v1/distributions/{id}/duplicate", tag = "distributions", security(("bearer" = [])), params(("id" = String, Path)),
+    responses((status = 201, body = Distribution)))]
+pub async fn duplicate(
+    _: Caller,
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<(StatusCode, Json<Distribution>), ApiError> {
+    let copy = state.distributions.duplicate(&id).await?;
+    Ok((StatusCode::CREATED, Json(copy.into())))
+}
+
+/// The pre-send report: recipients, exclusions, codes, samples, segments, duration, problems.
+#[utoipa::path(get, path = "/v1/distributions/{id}/review", tag = "distributions", security(("bearer" = [])), params(("id" = String, Path)),
+    responses((status = 200, body = Object)))]
+pub async fn review(
+    _: Caller,
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Json<ReviewReport>, ApiError> {
+    Ok(Json(state.distributions.review(&id).await?))
+}
+
+/// SEND: 202 with what was queued. The `Idempotency-Key` header (or the review's `send_key`)
+/// makes retries replay the first answer instead of sending twice.
+#[utoipa::path(post, path = "/v1/distributions/{id}/send", tag = "distributions", security(("bearer" = [])), params(("id" = String, Path)),
+    responses((status = 202, body = Object), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
+pub async fn send(
+    _: Caller,
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+) -> Result<(StatusCode, Json<SendOutcome>), ApiError> {
+    let key = headers
+        .get("idempotency-key")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned)
+        .unwrap_or_else(|| crate::services::tokens::random_token(16));
+    let outcome = state.distributions.send(&id, &key).await?;
+    Ok((StatusCode::ACCEPTED, Json(outcome)))
+}
+
+#[derive(Deserialize, IntoParams)]
+pub struct MessagesQuery {
+    /// Name, number or text contains.
+    pub q: Option<String>,
+    /// queued, accepted, sent, delivered, failed, skipped or unknown.
+    pub status: Option<String>,
+    pub starting_after: Option<i64>,
+    pub limit: Option<u32>,
+}
+
+/// Per recipient: customer, number (masked), text, status, provider id, error.
+#[utoipa::path(get, path = "/v1/distributions/{id}/messages", tag = "distributions", security(("bearer" = [])),
+    params(("id" = String, Path), MessagesQuery), responses((status = 200, body = Object)))]
+pub async fn messages(
+    _: Caller,
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    ApiQuery(query): ApiQuery<MessagesQuery>,
+) -> Result<Json<Value>, ApiError> {
+    let page = state
+        .distributions
+        .messages(
+            &id,
+            query.q.as_deref().unwrap_or_default(),
+            query.status,
+            query.starting_after,
+            query.limit.unwrap_or(50),
+        )
+        .await?;
+    Ok(Json(serde_json::json!({
+        "data": page.items,
+        "has_more": page.next_after.is_some(),
+    })))
+}
+
+/// Failed, skipped and unconfirmed messages grouped by reason.
+#[utoipa::path(get, path = "/v1/distributions/{id}/failures", tag = "distributions", security(("bearer" = [])),
+    params(("id" = String, Path)), responses((status = 200, body = Object)))]
+pub async fn failures(
+    _: Caller,
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    Ok(Json(
+        serde_json::json!({ "data": state.distributions.failures(&id).await? }),
+    ))
+}
+
+/// The whole message log as CSV (numbers masked).
+pub async fn messages_csv(state: &AppState, id: &str) -> Result<Response, ApiError> {
+    let csv = state.distributions.messages_csv(id).await?;
+    Ok((
+        [
+            (header::CONTENT_TYPE, "text/csv; charset=utf-8".to_owned()),
+            (
+                header::CONTENT_DISPOSITION,
+                format!("attachment; filename=\"{id}-messages.csv\""),
+            ),
+        ],
+        csv,
+    )
+        .into_response())
+}
+
+#[utoipa::path(get, path = "/v1/distributions/{id}/messages.csv", tag = "distributions", security(("bearer" = [])),
+    params(("id" = String, Path)), responses((status = 200, content_type = "text/csv", body = String)))]
+pub async fn export(
+    _: Caller,
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    messages_csv(&state, &id).await
+}
+
+/// The same CSV for the signed-in UI (session cookie).
+pub async fn export_from_ui(
+    user: Option<axum::Extension<app::dto::CurrentUser>>,
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    if user.is_none() {
+        return Err(ApiError(AppError::unauthorized()));
+    }
+    messages_csv(&state, &id).await
+}

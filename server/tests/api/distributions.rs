@@ -1,0 +1,240 @@
+//! Manual distributions through the API: drafts, the review, SEND (idempotent, set-based,
+//! with exclusions and one code per recipient), pool exhaustion, concurrent SENDs, and the
+//! report's numbers and messages.
+
+use crate::both_backends;
+use crate::helpers::{eventually, get_json as get, post_json as post, TestApp};
+use reqwest::StatusCode;
+use serde_json::{json, Value};
+use std::collections::HashSet;
+
+/// Customers: three who can get an SMS, one opted out, one without a phone, one sharing a
+/// phone with an earlier one. A static segment of all six, a campaign of `codes` codes and a
+/// sandbox integration.
+async fn world(app: &TestApp, key: &str, admin: &str, codes: u64) -> (String, String, String) {
+    let people = [
+        ("ana", Some("+34612345001"), "opted_in", "Ana García"),
+        ("ben", Some("+34612345002"), "unknown", "Ben Ode"),
+        ("cy", Some("+34612345003"), "opted_in", "Cy Twombly"),
+        ("dee", Some("+34612345004"), "opted_out", "Dee Out"),
+        ("eve", None, "opted_in", "Eve Nophone"),
+        ("fay", Some("+34612345001"), "opted_in", "Fay Shared"),
+    ];
+    let mut ids = Vec::new();
+    for (source, phone, consent, name) in people {
+        let (status, c) = post(
+            app,
+            key,
+            "/v1/customers",
+            json!({"source_id": source, "name": name, "phone": phone, "sms_consent": consent}),
+        )
+        .await;
+        assert!(status.is_success(), "{c}");
+        ids.push(c["id"].as_str().unwrap().to_owned());
+    }
+    let (_, segment) = post(
+        app,
+        key,
+        "/v1/segments",
+        json!({"name": "Everyone", "type": "static", "customers": ids}),
+    )
+    .await;
+    let (status, campaign) = post(app, key, "/v1/campaigns", json!({"name": "Summer", "vouchers_count": codes,
+        "voucher": {"discount": {"type": "PERCENT", "percent_off": 20}, "code_config": {"pattern": "SUMMER-#####"}}})).await;
+    assert_eq!(status, StatusCode::CREATED, "{campaign}");
+    let (status, integration) = post(
+        app,
+        admin,
+        "/v1/integrations/sms",
+        json!({"name": "Sandbox", "provider": "sandbox", "max_segments_per_second": 100}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{integration}");
+    (
+        segment["id"].as_str().unwrap().to_owned(),
+        campaign["id"].as_str().unwrap().to_owned(),
+        integration["id"].as_str().unwrap().to_owned(),
+    )
+}
+
+async fn send(app: &TestApp, key: &str, id: &str, idem: &str) -> (StatusCode, Value) {
+    let res = app
+        .new_client()
+        .post(app.url(&format!("/v1/distributions/{id}/send")))
+        .bearer_auth(key)
+        .header("Idempotency-Key", idem)
+        .send()
+        .await
+        .unwrap();
+    let status = res.status();
+    (status, res.json().await.unwrap_or(Value::Null))
+}
+
+both_backends! {
+    async fn a_segment_gets_one_message_and_one_code_each(app: TestApp) {
+        app.with_admin().await;
+        let admin = app.api_key("admin").await;
+        let key = app.api_key("marketer").await;
+        let (segment, campaign, integration) = world(&app, &key, &admin, 10).await;
+
+        // A draft with problems says what is missing, by step.
+        let (status, draft) = post(&app, &key, "/v1/distributions", json!({"name": "Summer blast", "purpose": "unique_codes"})).await;
+        assert_eq!(status, StatusCode::CREATED, "{draft}");
+        assert_eq!(draft["status"], "draft");
+        assert_eq!(draft["integration"], integration.as_str(), "the default integration is preselected");
+        let id = draft["id"].as_str().unwrap().to_owned();
+        let review = get(&app, &key, &format!("/v1/distributions/{id}/review")).await;
+        let steps: Vec<&str> = review["problems"].as_array().unwrap().iter().map(|p| p[0].as_str().unwrap()).collect();
+        assert!(steps.contains(&"purpose") && steps.contains(&"audience") && steps.contains(&"message"), "{review}");
+
+        // Bad fields are refused one by one, keeping what was valid.
+        let res = app.new_client().patch(app.url(&format!("/v1/distributions/{id}"))).bearer_auth(&key)
+            .json(&json!({"template": "Hi {{ customer.nickname }}", "mode": "automatic", "subject": "Summer"})).send().await.unwrap();
+        assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
+        let body: Value = res.json().await.unwrap();
+        assert!(body["error"]["fields"]["template"].as_str().unwrap().contains("customer.nickname"), "{body}");
+        assert!(body["error"]["fields"]["mode"].is_string());
+
+        let res = app.new_client().patch(app.url(&format!("/v1/distributions/{id}"))).bearer_auth(&key)
+            .json(&json!({"campaign": campaign, "audience": {"segment": segment}, "subject": "Summer",
+                "template": "Hi {{ customer.first_name | default: \"there\" }}, {{ voucher.code }} gets you {{ voucher.discount }} off. {{ unsubscribe_text }}"}))
+            .send().await.unwrap();
+        assert_eq!(res.status(), StatusCode::OK);
+
+        let review = get(&app, &key, &format!("/v1/distributions/{id}/review")).await;
+        assert_eq!(review["problems"], json!([]), "{review}");
+        assert_eq!(review["audience"], 6);
+        assert_eq!(review["recipients"], 3);
+        assert_eq!(review["exclusions"], json!({"opted_out": 1, "no_phone": 1, "invalid_phone": 0, "duplicate": 1}));
+        assert_eq!((review["codes_needed"].as_u64(), review["codes_available"].as_u64()), (Some(3), Some(10)));
+        assert_eq!(review["samples"].as_array().unwrap().len(), 3);
+        assert!(review["samples"][0]["text"].as_str().unwrap().starts_with("Hi Ana, SUMMER-"), "{review}");
+        assert_eq!(review["segments_total"], 3);
+        assert_eq!(review["segments_estimated"], false);
+
+        // SEND, twice with the same key (a double click): one send.
+        let (status, outcome) = send(&app, &key, &id, "key-1").await;
+        assert_eq!(status, StatusCode::ACCEPTED, "{outcome}");
+        assert_eq!(outcome["queued"], 3);
+        assert_eq!(outcome["codes_published"], 3);
+        assert_eq!(outcome["replayed"], false);
+        let (status, again) = send(&app, &key, &id, "key-1").await;
+        assert_eq!(status, StatusCode::ACCEPTED);
+        assert_eq!(again["replayed"], true);
+        assert_eq!(again["queued"], 3);
+        let (status, other) = send(&app, &key, &id, "key-2").await;
+        assert_eq!(status, StatusCode::CONFLICT, "{other}");
+
+        // The sandbox gets them all; the distribution completes.
+        eventually(30, "the distribution is sent", || async {
+            get(&app, &key, &format!("/v1/distributions/{id}")).await["status"] == "sent"
+        }).await;
+        let d = get(&app, &key, &format!("/v1/distributions/{id}")).await;
+        assert_eq!(d["stats"]["audience"], 6);
+        assert_eq!(d["stats"]["sent"], 3);
+        assert_eq!(d["stats"]["queued"], 0);
+        assert_eq!(d["stats"]["skipped"]["opted_out"], 1);
+        assert_eq!(d["stats"]["segments_total"], 3);
+
+        // Each recipient got exactly one message with their own name and a distinct code.
+        let messages = get(&app, &key, &format!("/v1/distributions/{id}/messages?limit=100")).await;
+        let rows = messages["data"].as_array().unwrap();
+        assert_eq!(rows.len(), 6);
+        let sent: Vec<&Value> = rows.iter().filter(|m| m["status"] == "accepted").collect();
+        assert_eq!(sent.len(), 3);
+        let mut codes = HashSet::new();
+        for m in &sent {
+            let text = m["text"].as_str().unwrap();
+            let first = m["customer_name"].as_str().unwrap().split(' ').next().unwrap();
+            assert!(text.starts_with(&format!("Hi {first}, SUMMER-")), "{text}");
+            assert!(text.contains("20% off"));
+            codes.insert(text.split_whitespace().nth(2).unwrap().to_owned());
+            assert!(m["to"].as_str().unwrap().contains('…'), "masked");
+        }
+        assert_eq!(codes.len(), 3, "distinct codes");
+        let campaign_now = get(&app, &key, &format!("/v1/campaigns/{campaign}")).await;
+        assert_eq!(campaign_now["counts"]["published"], 3, "{campaign_now}");
+
+        // Failures and skips grouped by reason; search; CSV export.
+        let failures = get(&app, &key, &format!("/v1/distributions/{id}/failures")).await;
+        let reasons: HashSet<String> = failures["data"].as_array().unwrap().iter().map(|f| f["message"].as_str().unwrap().to_owned()).collect();
+        assert!(reasons.contains("Opted out of SMS") && reasons.contains("No phone number") && reasons.contains("Phone number shared with another recipient"), "{failures}");
+        let found = get(&app, &key, &format!("/v1/distributions/{id}/messages?q=twombly")).await;
+        assert_eq!(found["data"].as_array().unwrap().len(), 1);
+        let csv = app.new_client().get(app.url(&format!("/v1/distributions/{id}/messages.csv"))).bearer_auth(&key).send().await.unwrap();
+        assert_eq!(csv.status(), StatusCode::OK);
+        let text = csv.text().await.unwrap();
+        assert_eq!(text.lines().count(), 7, "{text}");
+        assert!(text.lines().next().unwrap().starts_with("id,customer_id,customer_name,to,status"));
+
+        // A sent distribution no longer changes; a duplicate is a new draft that resends the
+        // same codes to those who hold one.
+        let res = app.new_client().patch(app.url(&format!("/v1/distributions/{id}"))).bearer_auth(&key).json(&json!({"name": "x"})).send().await.unwrap();
+        assert_eq!(res.status(), StatusCode::CONFLICT);
+        let (status, copy) = post(&app, &key, &format!("/v1/distributions/{id}/duplicate"), json!({})).await;
+        assert_eq!(status, StatusCode::CREATED);
+        assert_eq!(copy["status"], "draft");
+        let copy_id = copy["id"].as_str().unwrap();
+        let review = get(&app, &key, &format!("/v1/distributions/{copy_id}/review")).await;
+        assert_eq!(review["codes_needed"], 0, "they hold their codes already: {review}");
+        let (status, outcome) = send(&app, &key, copy_id, "copy").await;
+        assert_eq!(status, StatusCode::ACCEPTED, "{outcome}");
+        assert_eq!(outcome["codes_published"], 0);
+        let copy_messages = get(&app, &key, &format!("/v1/distributions/{copy_id}/messages?status=queued&limit=100")).await;
+        let again: HashSet<String> = copy_messages["data"].as_array().unwrap().iter()
+            .map(|m| m["text"].as_str().unwrap().split_whitespace().nth(2).unwrap().to_owned()).collect();
+        assert!(again.is_empty() || again == codes, "the same codes again");
+    }
+}
+
+both_backends! {
+    async fn a_pool_too_small_stops_before_anything_is_sent(app: TestApp) {
+        app.with_admin().await;
+        let admin = app.api_key("admin").await;
+        let key = app.api_key("marketer").await;
+        let (segment, campaign, _) = world(&app, &key, &admin, 2).await;
+        let (_, d) = post(&app, &key, "/v1/distributions", json!({"name": "Too many", "purpose": "unique_codes", "campaign": campaign,
+            "audience": {"segment": segment}, "template": "Your code: {{ voucher.code }}"})).await;
+        let id = d["id"].as_str().unwrap();
+        let review = get(&app, &key, &format!("/v1/distributions/{id}/review")).await;
+        assert!(review["problems"][0][1].as_str().unwrap().contains("2 codes left and this audience needs 3"), "{review}");
+        let (status, body) = send(&app, &key, id, "k").await;
+        assert_eq!(status, StatusCode::CONFLICT, "{body}");
+        assert!(body["error"]["message"].as_str().unwrap().contains("2 codes left and this audience needs 3"), "{body}");
+        let d = get(&app, &key, &format!("/v1/distributions/{id}")).await;
+        assert_eq!(d["status"], "draft", "nothing happened");
+        assert_eq!(get(&app, &key, &format!("/v1/distributions/{id}/messages")).await["data"].as_array().unwrap().len(), 0);
+        let c = get(&app, &key, &format!("/v1/campaigns/{campaign}")).await;
+        assert_eq!(c["counts"]["published"], 0, "{c}");
+    }
+}
+
+both_backends! {
+    async fn concurrent_sends_of_one_draft_send_once(app: TestApp) {
+        app.with_admin().await;
+        let admin = app.api_key("admin").await;
+        let key = app.api_key("marketer").await;
+        let (segment, _, _) = world(&app, &key, &admin, 10).await;
+        let (_, d) = post(&app, &key, "/v1/distributions", json!({"name": "Plain", "purpose": "plain",
+            "audience": {"segment": segment}, "template": "Hello {{ customer.first_name }}!"})).await;
+        let id = d["id"].as_str().unwrap().to_owned();
+        let app = std::sync::Arc::new(app);
+        let mut tasks = Vec::new();
+        for i in 0..6 {
+            let (app, key, id) = (app.clone(), key.clone(), id.clone());
+            tasks.push(tokio::spawn(async move { send(&app, &key, &id, &format!("tab-{i}")).await }));
+        }
+        let mut accepted = 0;
+        for t in tasks {
+            let (status, body) = t.await.unwrap();
+            match status {
+                StatusCode::ACCEPTED => { accepted += 1; assert_eq!(body["replayed"], false); }
+                StatusCode::CONFLICT => {}
+                other => panic!("{other}: {body}"),
+            }
+        }
+        assert_eq!(accepted, 1, "exactly one SEND");
+        let messages = get(&app, &key, &format!("/v1/distributions/{id}/messages?limit=100")).await;
+        assert_eq!(messages["data"].as_array().unwrap().len(), 6, "one snapshot of six");
+    }
+}
