@@ -5,6 +5,7 @@ pub mod api_keys;
 pub mod auth;
 pub mod campaigns;
 pub mod customers;
+pub mod distributions;
 pub mod integrations;
 pub mod segments;
 pub mod templates;

@@ -22,6 +22,7 @@ use pages::{
     campaigns::CampaignsPage,
     customer::CustomerPage,
     customers::CustomersPage,
+    distribution::{DistributionPage, WizardPage},
     distributions::DistributionsPage,
     integrations::{IntegrationPage, IntegrationsPage},
     login::LoginPage,
@@ -69,6 +70,8 @@ pub fn App() -> impl IntoView {
                 <Route path=path!("/login") view=LoginPage ssr=SsrMode::InOrder/>
                 <ParentRoute path=path!("") view=AppShell ssr=SsrMode::InOrder>
                     <Route path=path!("/distributions") view=DistributionsPage ssr=SsrMode::InOrder/>
+                    <Route path=path!("/distributions/:id") view=DistributionPage ssr=SsrMode::InOrder/>
+                    <Route path=path!("/distributions/:id/:step") view=WizardPage ssr=SsrMode::InOrder/>
                     <Route path=path!("/campaigns") view=CampaignsPage ssr=SsrMode::InOrder/>
                     <Route path=path!("/campaigns/:id") view=CampaignPage ssr=SsrMode::InOrder/>
                     <Route path=path!("/customers") view=CustomersPage ssr=SsrMode::InOrder/>

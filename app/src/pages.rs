@@ -4,6 +4,7 @@ pub mod campaign;
 pub mod campaigns;
 pub mod customer;
 pub mod customers;
+pub mod distribution;
 pub mod distributions;
 pub mod integrations;
 pub mod login;
@@ -54,7 +55,7 @@ pub(crate) fn PageError(
     title: &'static str,
     status: u16,
     #[prop(into)] message: String,
-    back_href: &'static str,
+    #[prop(into)] back_href: String,
     back_label: &'static str,
 ) -> impl IntoView {
     set_page_status(status);

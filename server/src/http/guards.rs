@@ -23,11 +23,13 @@ fn is_machine_path(path: &str) -> bool {
 }
 
 fn is_static_path(path: &str) -> bool {
-    path.starts_with("/pkg/")
-        || path
-            .rsplit('/')
-            .next()
-            .is_some_and(|last| last.contains('.'))
+    // `/app/…` are the UI's own endpoints (a CSV export ends in `.csv` but needs the session).
+    !path.starts_with("/app/")
+        && (path.starts_with("/pkg/")
+            || path
+                .rsplit('/')
+                .next()
+                .is_some_and(|last| last.contains('.')))
 }
 
 /// Refuses state-changing requests that a browser marks as coming from another site.

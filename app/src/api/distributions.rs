@@ -1,0 +1,446 @@
+//! Server functions of the distribution wizard, the list and the report. Each wizard step is
+//! one form: it saves the draft and moves on to the next step (a redirect without JavaScript).
+
+use super::templates::PreviewSettings;
+use crate::{
+    dto::{DistributionView, FailureGroup, MessagePage, ReviewReport, SendOutcome},
+    error::AppError,
+};
+use leptos::prelude::*;
+use serde::{Deserialize, Serialize};
+
+/// What the wizard's pickers offer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WizardOptions {
+    /// (id, name, codes left).
+    pub campaigns: Vec<(String, String, u64)>,
+    /// (id, name, banner).
+    pub tiers: Vec<(String, String, String)>,
+    /// (id, name, members now).
+    pub segments: Vec<(String, String, u64)>,
+    /// Enabled integrations: (id, name, segments per second, default).
+    pub integrations: Vec<(String, String, u32, bool)>,
+    pub preview: PreviewSettings,
+}
+
+/// A draft and what its pickers offer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WizardData {
+    pub distribution: DistributionView,
+    pub options: WizardOptions,
+}
+
+/// A distribution's page: itself, failures by reason and a page of its messages.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReportData {
+    pub distribution: DistributionView,
+    pub failures: Vec<FailureGroup>,
+    pub messages: MessagePage,
+}
+
+#[server(endpoint = "list_distributions")]
+pub async fn list_distributions(status: Option<String>) -> Result<Vec<DistributionView>, AppError> {
+    use super::context::*;
+    respond(
+        async {
+            require_user()?;
+            ports()?.distributions.list(status).await
+        }
+        .await,
+    )
+}
+
+/// Starts a manual distribution and opens its first step.
+#[server(endpoint = "new_distribution")]
+pub async fn new_distribution() -> Result<String, AppError> {
+    use super::context::*;
+    respond(
+        async {
+            require_user()?;
+            let d = ports()?
+                .distributions
+                .create(crate::dto::DistributionInput::default())
+                .await?;
+            redirect_form_post(&format!("/distributions/{}/purpose", d.id));
+            Ok(d.id)
+        }
+        .await,
+    )
+}
+
+#[server(endpoint = "get_wizard")]
+pub async fn get_wizard(id: String) -> Result<WizardData, AppError> {
+    use super::context::*;
+    respond(
+        async {
+            require_user()?;
+            let ports = ports()?;
+            let distribution = ports.distributions.get(&id).await?;
+            let campaigns = ports
+                .campaigns
+                .list()
+                .await?
+                .into_iter()
+                .filter(|c| c.status != "failed")
+                .map(|c| {
+                    let left = c.available();
+                    (c.id, c.name, left)
+                })
+                .collect();
+            let tiers = ports
+                .campaigns
+                .promotion_tiers()
+                .await?
+                .into_iter()
+                .map(|t| (t.id, t.name, t.banner))
+                .collect();
+            let segments = ports
+                .segments
+                .list()
+                .await?
+                .into_iter()
+                .map(|s| (s.id, s.name, s.customers_count))
+                .collect();
+            let integrations = ports
+                .integrations
+                .list()
+                .await
+                .unwrap_or_default()
+                .into_iter()
+                .filter(|i| i.enabled)
+                .map(|i| (i.id, i.name, i.max_segments_per_second, i.is_default))
+                .collect();
+            let today = chrono::Utc::now().date_naive();
+            Ok(WizardData {
+                distribution,
+                options: WizardOptions {
+                    campaigns,
+                    tiers,
+                    segments,
+                    integrations,
+                    preview: PreviewSettings {
+                        public_url: ports.public_url.clone(),
+                        sample_expiration: (today + chrono::Days::new(30))
+                            .format("%Y-%m-%d")
+                            .to_string(),
+                    },
+                },
+            })
+        }
+        .await,
+    )
+}
+
+#[cfg(feature = "ssr")]
+async fn save(
+    id: &str,
+    step: &str,
+    input: crate::dto::DistributionInput,
+) -> Result<DistributionView, AppError> {
+    use super::context::*;
+    require_user()?;
+    let saved = ports()?
+        .distributions
+        .update(
+            id,
+            crate::dto::DistributionInput {
+                step: Some(step.to_owned()),
+                ..input
+            },
+        )
+        .await?;
+    redirect_form_post(&format!("/distributions/{id}/{}", next_step(step)));
+    Ok(saved)
+}
+
+/// The step after `step`.
+pub fn next_step(step: &str) -> &'static str {
+    match step {
+        "purpose" => "audience",
+        "audience" => "subject",
+        "subject" => "message",
+        "message" => "reminders",
+        _ => "review",
+    }
+}
+
+#[server(endpoint = "save_purpose")]
+pub async fn save_purpose(
+    id: String,
+    purpose: String,
+    #[server(default)] campaign_id: String,
+    #[server(default)] promotion_tier_id: String,
+) -> Result<DistributionView, AppError> {
+    use super::context::*;
+    use crate::dto::DistributionInput;
+    respond(
+        save(
+            &id,
+            "purpose",
+            DistributionInput {
+                // Only the pick that fits the purpose is kept.
+                campaign_id: Some(if purpose == "unique_codes" {
+                    campaign_id
+                } else {
+                    String::new()
+                }),
+                promotion_tier_id: Some(if purpose == "promotion" {
+                    promotion_tier_id
+                } else {
+                    String::new()
+                }),
+                purpose: Some(purpose),
+                ..Default::default()
+            },
+        )
+        .await,
+    )
+}
+
+/// The audience: a segment, or one customer found by id, source id, email, phone or name.
+#[server(endpoint = "save_audience")]
+pub async fn save_audience(
+    id: String,
+    kind: String,
+    #[server(default)] segment_id: String,
+    #[server(default)] customer: String,
+) -> Result<DistributionView, AppError> {
+    use super::context::*;
+    use crate::dto::{Audience, DistributionInput};
+    respond(
+        async {
+            require_user()?;
+            let audience = match kind.as_str() {
+                "segment" if !segment_id.trim().is_empty() => Audience::Segment(segment_id),
+                "segment" => return Err(AppError::validation("segment_id", "Choose a segment.")),
+                "customer" => {
+                    let query = customer.trim();
+                    if query.is_empty() {
+                        return Err(AppError::validation("customer", "Type the customer's name, email, phone or id."));
+                    }
+                    let (found, _) = ports()?
+                        .customers
+                        .search(query, crate::ports::Page { limit: 3, starting_after: None })
+                        .await?;
+                    let exact = found.iter().find(|c| {
+                        c.id == query
+                            || c.source_id.as_deref() == Some(query)
+                            || c.email.as_deref() == Some(query)
+                            || c.phone.as_deref() == Some(query)
+                    });
+                    match (exact, found.len()) {
+                        (Some(c), _) => Audience::Customer(c.id.clone()),
+                        (None, 1) => Audience::Customer(found[0].id.clone()),
+                        (None, 0) => return Err(AppError::validation("customer", format!("No customer matches {query:?}."))),
+                        (None, _) => {
+                            return Err(AppError::validation(
+                                "customer",
+                                format!("Several customers match {query:?}; type more of the name, or the email or phone."),
+                            ))
+                        }
+                    }
+                }
+                _ => return Err(AppError::validation("kind", "Choose one customer or a segment.")),
+            };
+            save(&id, "audience", DistributionInput { audience: Some(audience), ..Default::default() }).await
+        }
+        .await,
+    )
+}
+
+#[server(endpoint = "save_subject")]
+pub async fn save_subject(
+    id: String,
+    name: String,
+    #[server(default)] subject: String,
+) -> Result<DistributionView, AppError> {
+    use super::context::*;
+    use crate::dto::DistributionInput;
+    respond(
+        save(
+            &id,
+            "subject",
+            DistributionInput {
+                name: Some(name),
+                subject: Some(subject),
+                ..Default::default()
+            },
+        )
+        .await,
+    )
+}
+
+#[server(endpoint = "save_message")]
+pub async fn save_message(
+    id: String,
+    #[server(default)] integration_id: String,
+    #[server(default)] template: String,
+    #[server(default)] smart_encoding: Option<String>,
+) -> Result<DistributionView, AppError> {
+    use super::context::*;
+    use crate::dto::DistributionInput;
+    respond(
+        async {
+            if integration_id.trim().is_empty() {
+                return Err(AppError::validation(
+                    "integration_id",
+                    "Choose an SMS integration (admins add them on the Integrations page).",
+                ));
+            }
+            if template.trim().is_empty() {
+                return Err(AppError::validation("template", "Write the message."));
+            }
+            save(
+                &id,
+                "message",
+                DistributionInput {
+                    integration_id: Some(integration_id),
+                    template: Some(template),
+                    smart_encoding: Some(smart_encoding.is_some()),
+                    ..Default::default()
+                },
+            )
+            .await
+        }
+        .await,
+    )
+}
+
+/// One optional reminder (the API takes up to three).
+#[server(endpoint = "save_reminders")]
+pub async fn save_reminders(
+    id: String,
+    #[server(default)] remind: Option<String>,
+    #[server(default)] after_hours: String,
+    #[server(default)] only_if_not_redeemed: Option<String>,
+    #[server(default)] reminder_template: String,
+) -> Result<DistributionView, AppError> {
+    use super::context::*;
+    use crate::dto::{DistributionInput, Reminder};
+    respond(
+        async {
+            let reminders = if remind.is_some() {
+                let hours = after_hours.trim().parse::<u32>().map_err(|_| {
+                    AppError::validation("after_hours", "Give whole hours, such as 24.")
+                })?;
+                vec![Reminder {
+                    after_hours: hours,
+                    only_if_not_redeemed: only_if_not_redeemed.is_some(),
+                    template: reminder_template,
+                }]
+            } else {
+                Vec::new()
+            };
+            save(
+                &id,
+                "reminders",
+                DistributionInput {
+                    reminders: Some(reminders),
+                    ..Default::default()
+                },
+            )
+            .await
+            .map_err(|e| match e.fields() {
+                Some(f) if f.keys().any(|k| k.starts_with("reminders[0].")) => {
+                    let mut fields = std::collections::BTreeMap::new();
+                    for (k, v) in f {
+                        let k = match k.as_str() {
+                            "reminders[0].after_hours" => "after_hours",
+                            "reminders[0].template" => "reminder_template",
+                            other => other,
+                        };
+                        fields.insert(k.to_owned(), v.clone());
+                    }
+                    AppError::validation_fields(fields)
+                }
+                _ => e,
+            })
+        }
+        .await,
+    )
+}
+
+#[server(endpoint = "review_distribution")]
+pub async fn review_distribution(id: String) -> Result<(DistributionView, ReviewReport), AppError> {
+    use super::context::*;
+    respond(
+        async {
+            require_user()?;
+            let ports = ports()?;
+            let d = ports.distributions.get(&id).await?;
+            let review = ports.distributions.review(&id).await?;
+            Ok((d, review))
+        }
+        .await,
+    )
+}
+
+#[server(endpoint = "send_distribution")]
+pub async fn send_distribution(id: String, send_key: String) -> Result<SendOutcome, AppError> {
+    use super::context::*;
+    respond(
+        async {
+            require_user()?;
+            let outcome = ports()?.distributions.send(&id, &send_key).await?;
+            redirect_form_post(&format!("/distributions/{id}"));
+            Ok(outcome)
+        }
+        .await,
+    )
+}
+
+#[server(endpoint = "delete_distribution")]
+pub async fn delete_distribution(id: String) -> Result<(), AppError> {
+    use super::context::*;
+    respond(
+        async {
+            require_user()?;
+            ports()?.distributions.delete(&id).await?;
+            redirect_form_post("/distributions");
+            Ok(())
+        }
+        .await,
+    )
+}
+
+#[server(endpoint = "duplicate_distribution")]
+pub async fn duplicate_distribution(id: String) -> Result<String, AppError> {
+    use super::context::*;
+    respond(
+        async {
+            require_user()?;
+            let copy = ports()?.distributions.duplicate(&id).await?;
+            redirect_form_post(&format!("/distributions/{}/review", copy.id));
+            Ok(copy.id)
+        }
+        .await,
+    )
+}
+
+#[server(endpoint = "distribution_report")]
+pub async fn distribution_report(
+    id: String,
+    q: String,
+    status: String,
+    after: Option<i64>,
+) -> Result<ReportData, AppError> {
+    use super::context::*;
+    respond(
+        async {
+            require_user()?;
+            let ports = ports()?;
+            let distribution = ports.distributions.get(&id).await?;
+            let failures = ports.distributions.failures(&id).await?;
+            let messages = ports
+                .distributions
+                .messages(&id, &q, Some(status).filter(|s| !s.is_empty()), after, 50)
+                .await?;
+            Ok(ReportData {
+                distribution,
+                failures,
+                messages,
+            })
+        }
+        .await,
+    )
+}
