@@ -62,7 +62,7 @@ pub fn DistributionsPage() -> impl IntoView {
                 match list.await {
                     Err(e) => view! { <div class="alert alert-error" role="alert">{e.to_string()}</div> }.into_any(),
                     Ok(items) if items.is_empty() => view! {
-                        <EmptyState title="No distributions here" icon="send">
+                        <EmptyState title="No distributions yet" icon="send">
                             <p>"A distribution sends one message to every customer of an audience — a single customer or a whole segment — with a unique code from a campaign, a cart-level promotion, or plain text."</p>
                             <p>"Each distribution gets a live report: queued, sent, delivered, failed and redeemed."</p>
                         </EmptyState>
