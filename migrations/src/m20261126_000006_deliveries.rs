@@ -56,9 +56,9 @@ const AFTER: &[&str] = &[
     "CREATE INDEX idx_deliveries_due ON deliveries (integration_id, priority, send_after, id) WHERE status = 'pending'",
     // Leases to recover after a crash, and ambiguous sends to reconcile.
     "CREATE INDEX idx_deliveries_open ON deliveries (integration_id, status) WHERE status IN ('sending', 'unknown')",
-    // An integration's recent messages, a customer's messages.
-    "CREATE INDEX idx_deliveries_integration ON deliveries (integration_id, id)",
-    "CREATE INDEX idx_deliveries_customer ON deliveries (customer_id)",
+    // No index by integration or by customer: each costs every SEND a write per message, for
+    // lists (an integration's latest messages) that read the newest rows anyway and for STOP
+    // replies that are rare.
     // A distribution's progress: counts per status read from the index alone.
     "CREATE INDEX idx_deliveries_distribution ON deliveries (distribution_id, status)",
     // Which process paces an integration: one at a time, so several processes on one

@@ -17,6 +17,10 @@
 //!   ceiling measured in the same run with the same concurrency; (b) pacing accuracy of an
 //!   integration limited to 100 segments/s, sending 6,000 segments (one- and two-segment
 //!   messages) for about a minute.
+//! - `send [customers] [postgres]`: a manual distribution of unique codes to a segment of
+//!   1,000,000 customers (a tenth opted out): times SEND's materialisation (snapshot, codes,
+//!   rendered texts, queue) and samples the process's resident memory while it runs and while
+//!   the sandbox sends for ten seconds after.
 
 use app::domain::{
     message::{benchmark_data, benchmark_template, preview, preview_parsed},
@@ -32,12 +36,14 @@ fn main() {
         "codes" => codes(),
         "segments" => segments(),
         "delivery" => delivery(),
+        "send" => send(),
         "all" => {
             template();
             codes();
             import();
             segments();
             delivery();
+            send();
         }
         other => {
             eprintln!(
@@ -651,6 +657,114 @@ fn delivery() {
             worst = worst.max(in_window);
         }
         println!("  busiest one-second window: {worst} segments");
+        bench.finish().await;
+    });
+}
+
+/// The process's resident memory now, in KiB.
+fn rss_kib() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmRSS:"))
+                .and_then(|l| l.split_whitespace().nth(1).and_then(|v| v.parse().ok()))
+        })
+        .unwrap_or(0)
+}
+
+fn send() {
+    let customers: u64 = std::env::args()
+        .nth(2)
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(1_000_000);
+    let postgres = std::env::args().nth(3).is_some_and(|a| a == "postgres");
+    let runtime = tokio::runtime::Runtime::new().expect("runtime");
+    runtime.block_on(async move {
+        use app::{
+            dto::{Audience, CampaignInput, Discount, DistributionInput, IntegrationInput, SegmentInput},
+            ports::{Campaigns, Distributions, Integrations, Segments},
+        };
+        use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+        let bench = BenchApp::start(postgres).await;
+        let name = bench.backend_name();
+        let started = Instant::now();
+        fill_customers(&bench.state.db, customers).await;
+        let segment = bench.state.segments
+            .create(SegmentInput { name: "Everyone".into(), kind: "auto-update".into(),
+                filter: Some(serde_json::json!({"field": "customer.name", "op": "exists"})), customers: vec![] })
+            .await
+            .expect("segment");
+        let recipients = customers - customers / 10;
+        let campaign = bench.state.campaigns
+            .create(CampaignInput {
+                name: "Million".into(),
+                discount: Discount { kind: "PERCENT".into(), percent_off: Some(20.0), amount_off: None },
+                code_config: serde_json::json!({ "pattern": "MEGA-????-####" }),
+                vouchers_count: recipients,
+                expiration_date: None,
+                validity_hours: Some(720),
+            })
+            .await
+            .expect("campaign");
+        loop {
+            let c = bench.state.campaigns.get(&campaign.id).await.expect("campaign");
+            if c.status == "ready" { break; }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+        let sandbox = bench.state.integrations
+            .create(IntegrationInput { name: Some("Sandbox".into()), provider: Some("sandbox".into()), max_segments_per_second: Some(1000), ..Default::default() })
+            .await
+            .expect("integration");
+        println!("send ({name}): {customers} customers in a segment of {}, {recipients} codes, ready in {:.1} s",
+            segment.customers_count, started.elapsed().as_secs_f64());
+        let d = bench.state.distributions
+            .create(DistributionInput {
+                name: Some("Million".into()),
+                purpose: Some("unique_codes".into()),
+                campaign_id: Some(campaign.id.clone()),
+                audience: Some(Audience::Segment(segment.id.clone())),
+                integration_id: Some(sandbox.id.clone()),
+                template: Some("Hi {{ customer.first_name | default: \"there\" }}, {{ voucher.code }} takes {{ voucher.discount }} off until {{ voucher.expiration_date | date: \"%b %d\" }}: {{ voucher.qr_url }} {{ unsubscribe_text }}".into()),
+                ..Default::default()
+            })
+            .await
+            .expect("distribution");
+        let review_started = Instant::now();
+        let review = bench.state.distributions.review(&d.id).await.expect("review");
+        println!("  review: {} recipients, {} excluded, {} segments (estimated: {}), in {:.0} ms",
+            review.recipients, review.exclusions.total(), review.segments_total, review.segments_estimated, review_started.elapsed().as_secs_f64() * 1e3);
+        // Memory, sampled every 20 ms from just before SEND until ten seconds of sending after.
+        let before = rss_kib();
+        let peak = std::sync::Arc::new(AtomicU64::new(before));
+        let stop = std::sync::Arc::new(AtomicBool::new(false));
+        let sampler = {
+            let (peak, stop) = (peak.clone(), stop.clone());
+            tokio::spawn(async move {
+                while !stop.load(Ordering::Relaxed) {
+                    peak.fetch_max(rss_kib(), Ordering::Relaxed);
+                    tokio::time::sleep(Duration::from_millis(20)).await;
+                }
+            })
+        };
+        let started = Instant::now();
+        let outcome = bench.state.distributions.send(&d.id, &review.send_key).await.expect("send");
+        let took = started.elapsed();
+        let peak_send = peak.load(Ordering::Relaxed);
+        println!(
+            "  SEND: {} queued, {} skipped, {} codes published, {} segments, materialised in {:.2} s (goal ≤ {} s)",
+            outcome.queued, outcome.exclusions.total(), outcome.codes_published, outcome.segments_total,
+            took.as_secs_f64(), if postgres { 12 } else { 6 }
+        );
+        tokio::time::sleep(Duration::from_secs(10)).await;
+        stop.store(true, Ordering::Relaxed);
+        let _ = sampler.await;
+        let progress = bench.state.distributions.get(&d.id).await.expect("get");
+        let handed = progress.stats.as_ref().map(|s| s.handed_over()).unwrap_or(0);
+        println!(
+            "  resident memory: {:.0} MB before SEND, peak {:.0} MB during it, peak {:.0} MB including 10 s of sending ({handed} messages handed over) (goal ≤ 80 MB)",
+            before as f64 / 1024.0, peak_send as f64 / 1024.0, peak.load(Ordering::Relaxed) as f64 / 1024.0
+        );
         bench.finish().await;
     });
 }

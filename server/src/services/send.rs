@@ -40,6 +40,7 @@ fn internal(err: DbErr) -> AppError {
 }
 
 /// What every message of the distribution shares.
+#[derive(Clone)]
 struct Context {
     template: Template,
     smart_encoding: bool,
@@ -50,6 +51,7 @@ struct Context {
     public_url: String,
 }
 
+#[derive(Clone)]
 struct Campaign {
     id: String,
     discount: String,
@@ -319,6 +321,117 @@ fn label(c: &CustomerData, id: &str) -> String {
         .clone()
         .or_else(|| c.source_id.clone())
         .unwrap_or_else(|| id.to_owned())
+}
+
+/// A member of the snapshot, read and waiting to be rendered.
+struct Pending {
+    rn: i64,
+    rec: Recipient,
+    /// A code drawn for them now (else `code` is one they already hold, or none).
+    new_code: bool,
+    code: Option<String>,
+    token: Option<String>,
+    expires_at: Option<i64>,
+}
+
+/// A rendered message, staged for the queue.
+struct Staged {
+    rn: i64,
+    phone: String,
+    source_id: Option<String>,
+    body: String,
+    encoding: &'static str,
+    segments: i32,
+    /// The QR token of a newly published code.
+    token: Option<String>,
+}
+
+/// Renders a page of recipients (on a blocking thread). QR tokens come from a ChaCha
+/// generator seeded from the operating system: as unpredictable, a syscall per page instead
+/// of per token.
+fn render_page(ctx: &Context, page: Vec<Pending>, expires_at: Option<i64>) -> Vec<Staged> {
+    use rand::{RngCore, SeedableRng};
+    let mut rng = rand_chacha::ChaCha20Rng::from_entropy();
+    page.into_iter()
+        .map(|p| {
+            let phone = p.rec.data.phone.clone().unwrap_or_default();
+            let source_id = p.rec.data.source_id.clone();
+            if p.rec.skip.is_some() {
+                return Staged {
+                    rn: p.rn,
+                    phone,
+                    source_id,
+                    body: String::new(),
+                    encoding: "GSM-7",
+                    segments: 0,
+                    token: None,
+                };
+            }
+            let (voucher, token) = match (&ctx.campaign, p.code) {
+                (Some(_), Some(code)) if p.new_code => {
+                    let mut bytes = [0u8; TOKEN_BYTES];
+                    rng.fill_bytes(&mut bytes);
+                    let token = base64::Engine::encode(
+                        &base64::engine::general_purpose::URL_SAFE_NO_PAD,
+                        bytes,
+                    );
+                    (
+                        Some(voucher_data(ctx, code, &token, expires_at)),
+                        Some(token),
+                    )
+                }
+                (Some(_), Some(code)) => (
+                    Some(voucher_data(
+                        ctx,
+                        code,
+                        p.token.as_deref().unwrap_or_default(),
+                        p.expires_at,
+                    )),
+                    None,
+                ),
+                _ => (None, None),
+            };
+            let (body, count) = render(ctx, p.rec.data, voucher);
+            Staged {
+                rn: p.rn,
+                phone,
+                source_id,
+                body,
+                encoding: count.encoding.label(),
+                segments: count.segments as i32,
+                token,
+            }
+        })
+        .collect()
+}
+
+/// Writes rendered messages to the staging table; answers with their segments.
+async fn store_texts(txn: &impl ConnectionTrait, staged: &[Staged]) -> Result<u64, AppError> {
+    let mut segments = 0u64;
+    let mut q = Sql::new(txn.get_database_backend());
+    q.push(
+        "INSERT INTO send_texts (rn, phone, source_id, body, encoding, segments, token) VALUES ",
+    );
+    for (i, s) in staged.iter().enumerate() {
+        segments += s.segments.max(0) as u64;
+        q.push(if i == 0 { "(" } else { ", (" })
+            .bind(s.rn)
+            .push(", ")
+            .bind(s.phone.clone())
+            .push(", ")
+            .bind(s.source_id.clone())
+            .push(", ")
+            .bind(s.body.clone())
+            .push(", ")
+            .bind(s.encoding)
+            .push(", ")
+            .bind(s.segments)
+            .push(", ")
+            .bind(s.token.clone())
+            .push(")");
+    }
+    txn.execute(q.statement()).await.map_err(internal)?;
+    Ok(segments)
 }
 
 pub(crate) async fn review(
@@ -597,16 +710,19 @@ async fn materialise(
     let temp = match backend {
         DbBackend::Postgres => [
             "CREATE TEMP TABLE send_audience (rn BIGINT PRIMARY KEY, customer_id VARCHAR(64) NOT NULL, skip VARCHAR(16), existing BIGINT, code_k BIGINT) ON COMMIT DROP",
-            "CREATE TEMP TABLE send_codes (k BIGINT PRIMARY KEY, voucher_id BIGINT NOT NULL) ON COMMIT DROP",
+            "CREATE TEMP TABLE send_codes (k BIGINT PRIMARY KEY, voucher_id BIGINT NOT NULL, code VARCHAR(64) NOT NULL) ON COMMIT DROP",
+            "CREATE TEMP TABLE send_texts (rn BIGINT PRIMARY KEY, phone TEXT NOT NULL, source_id TEXT, body TEXT NOT NULL, encoding VARCHAR(8) NOT NULL, segments INTEGER NOT NULL, token TEXT) ON COMMIT DROP",
         ],
         _ => [
             "CREATE TEMP TABLE send_audience (rn INTEGER PRIMARY KEY, customer_id TEXT NOT NULL, skip TEXT, existing INTEGER, code_k INTEGER)",
-            "CREATE TEMP TABLE send_codes (k INTEGER PRIMARY KEY, voucher_id INTEGER NOT NULL)",
+            "CREATE TEMP TABLE send_codes (k INTEGER PRIMARY KEY, voucher_id INTEGER NOT NULL, code TEXT NOT NULL)",
+            "CREATE TEMP TABLE send_texts (rn INTEGER PRIMARY KEY, phone TEXT NOT NULL, source_id TEXT, body TEXT NOT NULL, encoding TEXT NOT NULL, segments INTEGER NOT NULL, token TEXT)",
         ],
     };
     for sql in temp {
         txn.execute_unprepared(sql).await.map_err(internal)?;
     }
+
     // 1. The snapshot, numbered; those who need a new code numbered again among themselves.
     let mut q = Sql::new(backend);
     q.push("INSERT INTO send_audience (rn, customer_id, skip, existing, code_k) SELECT ROW_NUMBER() OVER (ORDER BY a.customer_id), \
@@ -646,8 +762,8 @@ async fn materialise(
         }
         if needed > 0 {
             let mut q = Sql::new(backend);
-            q.push("INSERT INTO send_codes (k, voucher_id) SELECT ROW_NUMBER() OVER (ORDER BY x.r), x.id FROM \
-                    (SELECT id, RANDOM() AS r FROM vouchers WHERE published_at IS NULL AND campaign_id = ")
+            q.push("INSERT INTO send_codes (k, voucher_id, code) SELECT ROW_NUMBER() OVER (ORDER BY x.r), x.id, x.code FROM \
+                    (SELECT id, code, RANDOM() AS r FROM vouchers WHERE published_at IS NULL AND campaign_id = ")
                 .bind(c.id.clone())
                 .push(" ORDER BY r LIMIT ")
                 .bind(needed as i64)
@@ -675,155 +791,93 @@ async fn materialise(
             txn.execute(q.statement()).await.map_err(internal)?;
         }
     }
-    // 3. Render and queue, a page at a time.
+    // 3. Render every text (on a blocking thread, a page at a time, while the database stores
+    // the page before) into a staging table, then queue everything in two set-based inserts.
     let expires_at = ctx.campaign.as_ref().and_then(|c| c.expires_at(now));
     let mut exclusions = Exclusions::default();
     let (mut queued, mut segments_total) = (0u64, 0u64);
     let mut after = 0i64;
+    let mut rendering: Option<tokio::task::JoinHandle<Vec<Staged>>> = None;
+    let shared = std::sync::Arc::new(ctx.clone());
     loop {
         let mut q = Sql::new(backend);
         q.push("SELECT t.rn, t.customer_id, t.skip, ")
             .push(customer_columns(backend));
-        q.push(", COALESCE(k.voucher_id, t.existing) AS voucher_id, k.voucher_id AS new_voucher, v.code AS code, p.token AS token, p.expires_at AS expires_at \
+        q.push(", k.voucher_id AS new_voucher, COALESCE(k.code, v.code) AS code, p.token AS token, p.expires_at AS expires_at \
                 FROM send_audience t JOIN customers c ON c.id = t.customer_id LEFT JOIN send_codes k ON k.k = t.code_k \
-                LEFT JOIN vouchers v ON v.id = COALESCE(k.voucher_id, t.existing) LEFT JOIN publications p ON p.voucher_id = t.existing \
+                LEFT JOIN vouchers v ON v.id = t.existing LEFT JOIN publications p ON p.voucher_id = t.existing \
                 WHERE t.rn > ")
             .bind(after)
             .push(" ORDER BY t.rn LIMIT ")
             .bind(PAGE);
         let rows = txn.query_all(q.statement()).await.map_err(internal)?;
-        if rows.is_empty() {
-            break;
-        }
-        let mut deliveries = Sql::new(backend);
-        deliveries.push("INSERT INTO deliveries (kind, distribution_id, customer_id, occurrence, voucher_id, integration_id, priority, \
-            recipient, body, encoding, segments, status, skip_reason, attempts, send_after, created_at, updated_at, failed_at) VALUES ");
-        let mut publications = Sql::new(backend);
-        publications.push("INSERT INTO publications (voucher_id, campaign_id, customer_id, source_id, token, published_at, expires_at) VALUES ");
-        let mut new_publications = 0;
-        for (i, r) in rows.iter().enumerate() {
+        let mut page = Vec::with_capacity(rows.len());
+        for r in &rows {
             after = r.try_get("", "rn").map_err(internal)?;
             let rec = recipient(r).map_err(internal)?;
-            let voucher_id: Option<i64> = r.try_get("", "voucher_id").map_err(internal)?;
-            let phone = rec.data.phone.clone().unwrap_or_default();
-            let customer_id = rec.customer_id.clone();
-            let (body, encoding, segments, status, skip) = match rec.skip.as_deref() {
-                Some(reason) => {
-                    match reason {
-                        "opted_out" => exclusions.opted_out += 1,
-                        "no_phone" => exclusions.no_phone += 1,
-                        "invalid_phone" => exclusions.invalid_phone += 1,
-                        _ => exclusions.duplicate += 1,
-                    }
-                    (
-                        String::new(),
-                        "GSM-7",
-                        0,
-                        "skipped",
-                        Some(reason.to_owned()),
-                    )
-                }
-                None => {
-                    let voucher = match (&ctx.campaign, voucher_id) {
-                        (Some(c), Some(vid)) => {
-                            let code: String = r.try_get("", "code").map_err(internal)?;
-                            let new: Option<i64> =
-                                r.try_get("", "new_voucher").map_err(internal)?;
-                            let (token, expires) = if new.is_some() {
-                                let token = random_token(TOKEN_BYTES);
-                                if new_publications > 0 {
-                                    publications.push(", ");
-                                }
-                                new_publications += 1;
-                                publications
-                                    .push("(")
-                                    .bind(vid)
-                                    .push(", ")
-                                    .bind(c.id.clone())
-                                    .push(", ")
-                                    .bind(customer_id.clone())
-                                    .push(", ")
-                                    .bind(rec.data.source_id.clone())
-                                    .push(", ")
-                                    .bind(token.clone())
-                                    .push(", ")
-                                    .bind(now)
-                                    .push(", ")
-                                    .bind(expires_at)
-                                    .push(")");
-                                (token, expires_at)
-                            } else {
-                                (
-                                    r.try_get::<Option<String>>("", "token")
-                                        .map_err(internal)?
-                                        .unwrap_or_default(),
-                                    r.try_get("", "expires_at").map_err(internal)?,
-                                )
-                            };
-                            Some(voucher_data(ctx, code, &token, expires))
-                        }
-                        _ => None,
-                    };
-                    let (text, count) = render(ctx, rec.data, voucher);
-                    queued += 1;
-                    segments_total += count.segments as u64;
-                    (
-                        text,
-                        count.encoding.label(),
-                        count.segments as i32,
-                        "pending",
-                        None,
-                    )
-                }
-            };
-            if i > 0 {
-                deliveries.push(", ");
+            match rec.skip.as_deref() {
+                Some("opted_out") => exclusions.opted_out += 1,
+                Some("no_phone") => exclusions.no_phone += 1,
+                Some("invalid_phone") => exclusions.invalid_phone += 1,
+                Some(_) => exclusions.duplicate += 1,
+                None => queued += 1,
             }
-            deliveries
-                .push("('distribution', ")
-                .bind(row.id.clone())
-                .push(", ")
-                .bind(customer_id)
-                .push(", '', ")
-                .bind(if status == "pending" {
-                    voucher_id
-                } else {
-                    None
-                })
-                .push(", ")
-                .bind(row.integration_id.clone())
-                .push(", ")
-                .bind(super::deliveries::PRIORITY_BULK)
-                .push(", ")
-                .bind(phone)
-                .push(", ")
-                .bind(body)
-                .push(", ")
-                .bind(encoding)
-                .push(", ")
-                .bind(segments)
-                .push(", ")
-                .bind(status)
-                .push(", ")
-                .bind(skip.clone())
-                .push(", 0, ")
-                .bind(now)
-                .push(", ")
-                .bind(now)
-                .push(", ")
-                .bind(now)
-                .push(", ")
-                .bind(skip.map(|_| now))
-                .push(")");
+            page.push(Pending {
+                rn: after,
+                rec,
+                new_code: r
+                    .try_get::<Option<i64>>("", "new_voucher")
+                    .map_err(internal)?
+                    .is_some(),
+                code: r.try_get("", "code").map_err(internal)?,
+                token: r.try_get("", "token").map_err(internal)?,
+                expires_at: r.try_get("", "expires_at").map_err(internal)?,
+            });
         }
-        if new_publications > 0 {
-            txn.execute(publications.statement())
-                .await
-                .map_err(internal)?;
+        // Store the page rendered meanwhile, then hand this one over.
+        if let Some(handle) = rendering.take() {
+            let staged = handle.await.map_err(|e| AppError::internal(&e))?;
+            segments_total += store_texts(txn, &staged).await?;
         }
-        txn.execute(deliveries.statement())
-            .await
-            .map_err(internal)?;
+        if page.is_empty() {
+            break;
+        }
+        let ctx = shared.clone();
+        rendering = Some(tokio::task::spawn_blocking(move || {
+            render_page(&ctx, page, expires_at)
+        }));
+    }
+    // Queue: one row per member of the snapshot, skipped ones with their reason.
+    let mut q = Sql::new(backend);
+    q.push("INSERT INTO deliveries (kind, distribution_id, customer_id, occurrence, voucher_id, integration_id, priority, \
+            recipient, body, encoding, segments, status, skip_reason, attempts, send_after, created_at, updated_at, failed_at) \
+            SELECT 'distribution', ")
+        .bind(row.id.clone())
+        .push(", t.customer_id, '', CASE WHEN t.skip IS NULL THEN COALESCE(k.voucher_id, t.existing) END, ")
+        .bind(row.integration_id.clone())
+        .push(", ")
+        .bind(super::deliveries::PRIORITY_BULK)
+        .push(", x.phone, x.body, x.encoding, x.segments, CASE WHEN t.skip IS NULL THEN 'pending' ELSE 'skipped' END, t.skip, 0, ")
+        .bind(now)
+        .push(", ")
+        .bind(now)
+        .push(", ")
+        .bind(now)
+        .push(", CASE WHEN t.skip IS NULL THEN NULL ELSE ")
+        .bind(now)
+        .push(" END FROM send_audience t JOIN send_texts x ON x.rn = t.rn LEFT JOIN send_codes k ON k.k = t.code_k ORDER BY t.rn");
+    txn.execute(q.statement()).await.map_err(internal)?;
+    if let Some(c) = &ctx.campaign {
+        let mut q = Sql::new(backend);
+        q.push("INSERT INTO publications (voucher_id, campaign_id, customer_id, source_id, token, published_at, expires_at) \
+                SELECT k.voucher_id, ")
+            .bind(c.id.clone())
+            .push(", t.customer_id, x.source_id, x.token, ")
+            .bind(now)
+            .push(", ")
+            .bind(expires_at)
+            .push(" FROM send_audience t JOIN send_codes k ON k.k = t.code_k JOIN send_texts x ON x.rn = t.rn");
+        txn.execute(q.statement()).await.map_err(internal)?;
     }
     let mut q = Sql::new(backend);
     q.push("UPDATE distributions SET audience_count = ")
