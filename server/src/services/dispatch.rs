@@ -191,7 +191,6 @@ impl Engine {
         integration_id: &str,
         renewed: &mut Instant,
     ) -> Result<(), String> {
-        let db = &self.db;
         let Some(record) = self.recorder() else {
             return Ok(());
         };
@@ -209,6 +208,17 @@ impl Engine {
         let mut pacer = Pacer::new(rate);
         let throttle = Arc::new(Mutex::new(Throttle::default()));
         let mut stop = self.stop.subscribe();
+        // The next batch is claimed while this one is sent, so the provider never waits on
+        // the database.
+        let claim_next = || {
+            let (db, id, owner) = (
+                self.db.clone(),
+                integration_id.to_owned(),
+                self.owner.clone(),
+            );
+            tokio::spawn(async move { claim_batch(&db, &id, &owner, batch, rate).await })
+        };
+        let mut next: Option<tokio::task::JoinHandle<Result<ClaimedBatch, String>>> = None;
         let result = 'outer: loop {
             if *stop.borrow() {
                 break Ok(());
@@ -218,37 +228,23 @@ impl Engine {
             }
             // A rate limit holds back claiming too, so nothing waits out its lease.
             let paused = throttle.lock().expect("throttle lock").paused_until;
-            if let Some(until) = paused.filter(|u| *u > Instant::now()) {
-                tokio::select! {
-                    () = tokio::time::sleep_until(until.min(Instant::now() + RENEW_EVERY)) => {}
-                    _ = stop.changed() => {}
+            if next.is_none() {
+                if let Some(until) = paused.filter(|u| *u > Instant::now()) {
+                    tokio::select! {
+                        () = tokio::time::sleep_until(until.min(Instant::now() + RENEW_EVERY)) => {}
+                        _ = stop.changed() => {}
+                    }
+                    continue;
                 }
-                continue;
             }
-            match queue::recover_expired(db, integration_id, &self.owner).await {
-                Ok(0) => {}
-                Ok(n) => {
-                    tracing::info!(integration = %integration_id, count = n, "recovered messages whose lease ran out")
-                }
-                Err(e) => break Err(e.to_string()),
-            }
-            // Twice the time the batch takes at one segment a message; a longer batch is safe
-            // too, since only the holder of the integration lease recovers leases.
-            let expected = Duration::from_secs_f64(f64::from(batch) * 2.0 / rate);
-            let until = now_millis() + (expected + DELIVERY_LEASE_MARGIN).as_millis() as i64;
-            let claimed = match queue::claim(db, integration_id, &self.owner, until, batch).await {
-                Ok(c) if c.is_empty() => break Ok(()),
-                Ok(c) => c,
+            let claimed = match next.take().unwrap_or_else(claim_next).await {
+                Ok(Ok(b)) if b.claimed == 0 => break Ok(()),
+                Ok(Ok(b)) => b.items,
+                Ok(Err(e)) => break Err(e),
                 Err(e) => break Err(e.to_string()),
             };
-            let skipped = match queue::skip_opted_out(db, &claimed).await {
-                Ok(s) => s,
-                Err(e) => {
-                    release(&record, claimed.iter().map(|c| c.id)).await;
-                    break Err(e.to_string());
-                }
-            };
-            let mut rest = claimed.into_iter().filter(|c| !skipped.contains(&c.id));
+            next = Some(claim_next());
+            let mut rest = claimed.into_iter();
             while let Some(item) = rest.next() {
                 let held_back = throttle
                     .lock()
@@ -257,8 +253,9 @@ impl Engine {
                     .is_some_and(|u| u > Instant::now() + Duration::from_secs(1));
                 let lease = self.keep_lease(integration_id, renewed).await;
                 if *stop.borrow() || held_back || lease.is_err() {
-                    // Not attempted: back to the queue as it was.
+                    // Not attempted: back to the queue as it was, with the batch claimed ahead.
                     release(&record, std::iter::once(item.id).chain(rest.map(|r| r.id))).await;
+                    release_ahead(&record, next.take()).await;
                     match lease {
                         Err(e) => break 'outer Err(e),
                         Ok(()) => continue 'outer,
@@ -276,6 +273,7 @@ impl Engine {
                 };
                 let Some(permit) = permit else {
                     release(&record, std::iter::once(item.id).chain(rest.map(|r| r.id))).await;
+                    release_ahead(&record, next.take()).await;
                     continue 'outer;
                 };
                 let sms = OutgoingSms {
@@ -299,6 +297,7 @@ impl Engine {
                 });
             }
         };
+        release_ahead(&record, next.take()).await;
         // Wait for the requests in flight.
         let _ = permits.acquire_many(in_flight as u32).await;
         result
@@ -319,6 +318,60 @@ impl Engine {
             return Err("could not renew the integration lease in time".into());
         }
         Ok(())
+    }
+}
+
+/// A claimed batch: how many rows were leased, and those still to send (the rest were
+/// skipped because their customer opted out meanwhile).
+struct ClaimedBatch {
+    claimed: usize,
+    items: Vec<Claimed>,
+}
+
+/// Recovers expired leases, then claims about a second of work and skips the opted out.
+async fn claim_batch(
+    db: &DatabaseConnection,
+    integration_id: &str,
+    owner: &str,
+    batch: u32,
+    rate: f64,
+) -> Result<ClaimedBatch, String> {
+    match queue::recover_expired(db, integration_id, owner).await {
+        Ok(0) => {}
+        Ok(n) => {
+            tracing::info!(integration = %integration_id, count = n, "recovered messages whose lease ran out")
+        }
+        Err(e) => return Err(e.to_string()),
+    }
+    // Twice the time the batch takes at one segment a message, and the batch claimed ahead;
+    // a longer batch is safe too, since only the holder of the integration lease recovers.
+    let expected = Duration::from_secs_f64(f64::from(batch) * 4.0 / rate);
+    let until = now_millis() + (expected + DELIVERY_LEASE_MARGIN).as_millis() as i64;
+    let claimed = queue::claim(db, integration_id, owner, until, batch)
+        .await
+        .map_err(|e| e.to_string())?;
+    // On an error the leases run out and the messages are recovered.
+    let skipped = queue::skip_opted_out(db, &claimed)
+        .await
+        .map_err(|e| e.to_string())?;
+    Ok(ClaimedBatch {
+        claimed: claimed.len(),
+        items: claimed
+            .into_iter()
+            .filter(|c| !skipped.contains(&c.id))
+            .collect(),
+    })
+}
+
+/// Hands back a batch claimed ahead and not started.
+async fn release_ahead(
+    record: &mpsc::Sender<(i64, Outcome)>,
+    next: Option<tokio::task::JoinHandle<Result<ClaimedBatch, String>>>,
+) {
+    if let Some(handle) = next {
+        if let Ok(Ok(batch)) = handle.await {
+            release(record, batch.items.into_iter().map(|c| c.id)).await;
+        }
     }
 }
 
