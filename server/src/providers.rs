@@ -165,6 +165,40 @@ pub fn transport_failure(err: &reqwest::Error) -> Failure {
     }
 }
 
+/// A provider's HTTP answer, read whole: status, when to retry, the body as JSON (`null`
+/// when it is not JSON) and verbatim.
+pub struct Answer {
+    pub status: reqwest::StatusCode,
+    pub retry_after: Option<Duration>,
+    pub json: serde_json::Value,
+    pub raw: RawAnswer,
+}
+
+impl Answer {
+    pub async fn read(response: reqwest::Response) -> Result<Self, Failure> {
+        let status = response.status();
+        // Retry-After, or the reset of a rate-limit window (Telnyx).
+        let retry_after = retry_after(response.headers()).or_else(|| {
+            response
+                .headers()
+                .get("x-ratelimit-reset")
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.trim().parse::<u64>().ok())
+                .map(Duration::from_secs)
+        });
+        let text = response.text().await.map_err(|e| transport_failure(&e))?;
+        Ok(Self {
+            status,
+            retry_after,
+            json: json_of(&text),
+            raw: RawAnswer {
+                http_status: Some(status.as_u16()),
+                body: text,
+            },
+        })
+    }
+}
+
 /// `Retry-After` in seconds (the HTTP-date form is rare for these APIs and is ignored).
 pub fn retry_after(headers: &reqwest::header::HeaderMap) -> Option<Duration> {
     headers

@@ -8,9 +8,9 @@
 //! rebind to one) unless `CODECAST_ALLOW_PRIVATE_GATEWAYS` allows them; no redirects.
 
 use super::{
-    json_of, retry_after, server_error, throttled, transport_failure,
+    server_error, throttled, transport_failure,
     webhook::{common_status, plus, Credentials, Inbound, WebhookRequest, Webhooks},
-    Accepted, Failure, OutgoingSms, RawAnswer, SmsProvider,
+    Accepted, Answer, Failure, OutgoingSms, RawAnswer, SmsProvider,
 };
 use crate::services::deliveries::StatusReport;
 use async_trait::async_trait;
@@ -70,14 +70,12 @@ impl SmsProvider for Generic {
             .send()
             .await
             .map_err(|e| transport_failure(&e))?;
-        let status = response.status();
-        let wait = retry_after(response.headers());
-        let text = response.text().await.map_err(|e| transport_failure(&e))?;
-        let json = json_of(&text);
-        let raw = RawAnswer {
-            http_status: Some(status.as_u16()),
-            body: text,
-        };
+        let Answer {
+            status,
+            retry_after: wait,
+            json,
+            raw,
+        } = Answer::read(response).await?;
         if status.is_success() {
             let provider_id = json["id"]
                 .as_str()

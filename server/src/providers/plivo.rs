@@ -3,9 +3,9 @@
 //! `url`, signed with `X-Plivo-Signature-V3` (or the older V2) under the auth token.
 
 use super::{
-    json_of, retry_after, server_error, throttled, transport_failure,
+    server_error, throttled, transport_failure,
     webhook::{common_status, plus, Credentials, Inbound, WebhookRequest, Webhooks},
-    Accepted, Failure, OutgoingSms, RawAnswer, SmsProvider,
+    Accepted, Answer, Failure, OutgoingSms, SmsProvider,
 };
 use crate::services::deliveries::StatusReport;
 use async_trait::async_trait;
@@ -45,14 +45,12 @@ impl SmsProvider for Plivo {
             .send()
             .await
             .map_err(|e| transport_failure(&e))?;
-        let status = response.status();
-        let wait = retry_after(response.headers());
-        let text = response.text().await.map_err(|e| transport_failure(&e))?;
-        let json = json_of(&text);
-        let raw = RawAnswer {
-            http_status: Some(status.as_u16()),
-            body: text,
-        };
+        let Answer {
+            status,
+            retry_after: wait,
+            json,
+            raw,
+        } = Answer::read(response).await?;
         if status.is_success() {
             return match json["message_uuid"][0].as_str() {
                 Some(id) => Ok(Accepted {

@@ -3,9 +3,9 @@
 //! cannot send twice. Webhooks are JSON events signed with Ed25519 over `timestamp|body`.
 
 use super::{
-    json_of, retry_after, server_error, throttled, transport_failure,
+    server_error, throttled, transport_failure,
     webhook::{common_status, plus, Credentials, Inbound, WebhookRequest, Webhooks},
-    Accepted, Failure, OutgoingSms, RawAnswer, SmsProvider,
+    Accepted, Answer, Failure, OutgoingSms, SmsProvider,
 };
 use crate::services::deliveries::StatusReport;
 use async_trait::async_trait;
@@ -44,22 +44,13 @@ impl SmsProvider for Telnyx {
             request = request.header("Idempotency-Key", format!("codecast-{}", sms.reference));
         }
         let response = request.send().await.map_err(|e| transport_failure(&e))?;
-        let status = response.status();
-        // Telnyx says when its window resets rather than sending Retry-After.
-        let wait = retry_after(response.headers()).or_else(|| {
-            response
-                .headers()
-                .get("x-ratelimit-reset")
-                .and_then(|v| v.to_str().ok())
-                .and_then(|v| v.trim().parse::<u64>().ok())
-                .map(std::time::Duration::from_secs)
-        });
-        let text = response.text().await.map_err(|e| transport_failure(&e))?;
-        let json = json_of(&text);
-        let raw = RawAnswer {
-            http_status: Some(status.as_u16()),
-            body: text,
-        };
+        // Telnyx says when its window resets (x-ratelimit-reset) rather than Retry-After.
+        let Answer {
+            status,
+            retry_after: wait,
+            json,
+            raw,
+        } = Answer::read(response).await?;
         if status.is_success() {
             return match json["data"]["id"].as_str() {
                 Some(id) => Ok(Accepted {

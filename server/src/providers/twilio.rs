@@ -2,8 +2,7 @@
 //! form-encoded, HTTP Basic auth with the account SID and auth token.
 
 use super::{
-    retry_after, server_error, throttled, transport_failure, Accepted, Failure, OutgoingSms,
-    RawAnswer, SmsProvider,
+    server_error, throttled, transport_failure, Accepted, Answer, Failure, OutgoingSms, SmsProvider,
 };
 use super::{
     signatures::twilio_valid,
@@ -11,7 +10,6 @@ use super::{
 };
 use crate::services::deliveries::{StatusReport, DELIVERED};
 use async_trait::async_trait;
-use serde_json::Value;
 
 pub const DEFAULT_BASE: &str = "https://api.twilio.com";
 
@@ -50,14 +48,12 @@ impl SmsProvider for Twilio {
             .send()
             .await
             .map_err(|e| transport_failure(&e))?;
-        let status = response.status();
-        let wait = retry_after(response.headers());
-        let body = response.text().await.map_err(|e| transport_failure(&e))?;
-        let raw = RawAnswer {
-            http_status: Some(status.as_u16()),
-            body: body.clone(),
-        };
-        let json: Value = serde_json::from_str(&body).unwrap_or(Value::Null);
+        let Answer {
+            status,
+            retry_after: wait,
+            json,
+            raw,
+        } = Answer::read(response).await?;
         if status.is_success() {
             return match json["sid"].as_str() {
                 Some(sid) => Ok(Accepted {

@@ -405,6 +405,16 @@ fn render_page(ctx: &Context, page: Vec<Pending>, expires_at: Option<i64>) -> Ve
         .collect()
 }
 
+/// Drops SQLite's staging tables (PostgreSQL drops them at commit).
+async fn drop_staging(txn: &impl ConnectionTrait) -> Result<(), AppError> {
+    for table in ["send_audience", "send_codes", "send_texts"] {
+        txn.execute_unprepared(&format!("DROP TABLE IF EXISTS temp.{table}"))
+            .await
+            .map_err(internal)?;
+    }
+    Ok(())
+}
+
 /// Writes rendered messages to the staging table; answers with their segments.
 async fn store_texts(txn: &impl ConnectionTrait, staged: &[Staged]) -> Result<u64, AppError> {
     let mut segments = 0u64;
@@ -719,6 +729,10 @@ async fn materialise(
             "CREATE TEMP TABLE send_texts (rn INTEGER PRIMARY KEY, phone TEXT NOT NULL, source_id TEXT, body TEXT NOT NULL, encoding TEXT NOT NULL, segments INTEGER NOT NULL, token TEXT)",
         ],
     };
+    if backend != DbBackend::Postgres {
+        // SQLite's temporary tables live as long as the pooled connection.
+        drop_staging(txn).await?;
+    }
     for sql in temp {
         txn.execute_unprepared(sql).await.map_err(internal)?;
     }
@@ -900,12 +914,7 @@ async fn materialise(
         .bind(row.id.clone());
     txn.execute(q.statement()).await.map_err(internal)?;
     if backend != DbBackend::Postgres {
-        txn.execute_unprepared("DROP TABLE temp.send_audience")
-            .await
-            .map_err(internal)?;
-        txn.execute_unprepared("DROP TABLE temp.send_codes")
-            .await
-            .map_err(internal)?;
+        drop_staging(txn).await?;
     }
     Ok(SendOutcome {
         audience,

@@ -4,7 +4,7 @@
 //! app, with the MessageBird reference JWTs.
 
 use crate::both_backends;
-use crate::helpers::{post_json as post, TestApp};
+use crate::helpers::post_json as post;
 use base64::{engine::general_purpose::STANDARD, Engine as _};
 use reqwest::StatusCode;
 use serde_json::{json, Value};

@@ -87,7 +87,17 @@ async fn count(db: &DatabaseConnection, sql: &str) -> i64 {
         .unwrap()
 }
 
-async fn crash_and_recover(database_url: String) {
+/// A `codecast serve` process on `database_url` with an admin, a Twilio integration pointed at
+/// a fake provider that answers after `delay_ms`, paced at `rate`, and `messages` queued.
+struct Sending {
+    instance: Instance,
+    server: Child,
+    fake: MockServer,
+    db: DatabaseConnection,
+    _data_dir: tempfile::TempDir,
+}
+
+async fn start_sending(database_url: &str, delay_ms: u64, rate: u32, messages: usize) -> Sending {
     let data_dir = tempfile::tempdir().unwrap();
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
@@ -95,7 +105,7 @@ async fn crash_and_recover(database_url: String) {
         .unwrap()
         .port();
     let instance = Instance {
-        database_url: database_url.clone(),
+        database_url: database_url.to_owned(),
         data_dir: data_dir.path().to_path_buf(),
         port,
     };
@@ -115,33 +125,29 @@ async fn crash_and_recover(database_url: String) {
         &["api-key", "create", "--name", "ops", "--role", "admin"],
         "",
     );
-
-    // A slow provider, so requests are in flight when the process dies.
     let fake = MockServer::start().await;
     Mock::given(method("POST"))
         .respond_with(
             ResponseTemplate::new(201)
-                .set_delay(Duration::from_millis(150))
-                .set_body_json(json!({"sid": "SMcrash", "num_segments": "1"})),
+                .set_delay(Duration::from_millis(delay_ms))
+                .set_body_json(json!({"sid": "SMfake", "num_segments": "1"})),
         )
         .mount(&fake)
         .await;
-    let mut server = instance.serve().await;
-    let http = reqwest::Client::new();
-    let integration: serde_json::Value = http.post(format!("http://127.0.0.1:{port}/v1/integrations/sms")).bearer_auth(&key)
+    let server = instance.serve().await;
+    let integration: serde_json::Value = reqwest::Client::new().post(format!("http://127.0.0.1:{port}/v1/integrations/sms")).bearer_auth(&key)
         .json(&json!({"name": "Fake Twilio", "provider": "twilio", "sender": "+15017122661", "base_url": fake.uri(),
-            "max_segments_per_second": 40, "credentials": {"account_sid": "AC1", "auth_token": "token-long-enough"}}))
+            "max_segments_per_second": rate, "credentials": {"account_sid": "AC1", "auth_token": "token-long-enough"}}))
         .send().await.unwrap().json().await.unwrap();
     let id = integration["id"]
         .as_str()
         .expect("integration created")
         .to_owned();
-
-    let db = Database::connect(&database_url).await.unwrap();
-    let items: Vec<NewDelivery> = (0..MESSAGES)
+    let db = Database::connect(database_url).await.unwrap();
+    let items: Vec<NewDelivery> = (0..messages)
         .map(|i| NewDelivery {
             kind: "distribution",
-            distribution_id: Some("dst_crash".into()),
+            distribution_id: Some("dst_fault".into()),
             customer_id: None,
             occurrence: i.to_string(),
             integration_id: id.clone(),
@@ -152,6 +158,24 @@ async fn crash_and_recover(database_url: String) {
         })
         .collect();
     deliveries::enqueue(&db, &items).await.unwrap();
+    Sending {
+        instance,
+        server,
+        fake,
+        db,
+        _data_dir: data_dir,
+    }
+}
+
+async fn crash_and_recover(database_url: String) {
+    // A slow provider, so requests are in flight when the process dies.
+    let Sending {
+        instance,
+        mut server,
+        fake,
+        db,
+        _data_dir,
+    } = start_sending(&database_url, 150, 40, MESSAGES).await;
 
     // Kill it a third of the way through.
     eventually(60, "sending has started", || async {
@@ -215,66 +239,13 @@ async fn crash_and_recover(database_url: String) {
 
 /// SIGTERM while sending: the process finishes or hands back what it holds before it exits.
 async fn graceful_stop(database_url: String) {
-    let data_dir = tempfile::tempdir().unwrap();
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let instance = Instance {
-        database_url: database_url.clone(),
-        data_dir: data_dir.path().to_path_buf(),
-        port,
-    };
-    instance.run(
-        &[
-            "user",
-            "create",
-            "--email",
-            "ops@shop.example",
-            "--role",
-            "admin",
-            "--password-stdin",
-        ],
-        "a long enough password\n",
-    );
-    let key = instance.run(
-        &["api-key", "create", "--name", "ops", "--role", "admin"],
-        "",
-    );
-    let fake = MockServer::start().await;
-    Mock::given(method("POST"))
-        .respond_with(
-            ResponseTemplate::new(201)
-                .set_delay(Duration::from_millis(300))
-                .set_body_json(json!({"sid": "SMterm", "num_segments": "1"})),
-        )
-        .mount(&fake)
-        .await;
-    let mut server = instance.serve().await;
-    let integration: serde_json::Value = reqwest::Client::new().post(format!("http://127.0.0.1:{port}/v1/integrations/sms")).bearer_auth(&key)
-        .json(&json!({"name": "Fake Twilio", "provider": "twilio", "sender": "+15017122661", "base_url": fake.uri(),
-            "max_segments_per_second": 20, "credentials": {"account_sid": "AC1", "auth_token": "token-long-enough"}}))
-        .send().await.unwrap().json().await.unwrap();
-    let id = integration["id"]
-        .as_str()
-        .expect("integration created")
-        .to_owned();
-    let db = Database::connect(&database_url).await.unwrap();
-    let items: Vec<NewDelivery> = (0..100)
-        .map(|i| NewDelivery {
-            kind: "distribution",
-            distribution_id: Some("dst_term".into()),
-            customer_id: None,
-            occurrence: i.to_string(),
-            integration_id: id.clone(),
-            priority: deliveries::PRIORITY_BULK,
-            recipient: format!("+1415555{i:04}"),
-            body: format!("Message {i}"),
-            send_after: now_millis(),
-        })
-        .collect();
-    deliveries::enqueue(&db, &items).await.unwrap();
+    let Sending {
+        mut server,
+        fake,
+        db,
+        _data_dir,
+        ..
+    } = start_sending(&database_url, 300, 20, 100).await;
     eventually(60, "sending has started", || async {
         fake.received_requests().await.unwrap().len() >= 10
     })
