@@ -54,8 +54,10 @@ const AFTER: &[&str] = &[
     "CREATE UNIQUE INDEX idx_deliveries_once ON deliveries (distribution_id, customer_id, occurrence)",
     // What a dispatcher claims next: due work of one integration, urgent first.
     "CREATE INDEX idx_deliveries_due ON deliveries (integration_id, priority, send_after, id) WHERE status = 'pending'",
-    // Leases to recover after a crash, and ambiguous sends to reconcile.
-    "CREATE INDEX idx_deliveries_open ON deliveries (integration_id, status) WHERE status IN ('sending', 'unknown')",
+    // Leases to recover after a crash, and ambiguous sends to reconcile. (Each partial index's
+    // condition is the one its queries state, so SQLite's planner can prove it applies.)
+    "CREATE INDEX idx_deliveries_sending ON deliveries (integration_id, lease_until) WHERE status = 'sending'",
+    "CREATE INDEX idx_deliveries_unknown ON deliveries (attempted_at) WHERE status = 'unknown'",
     // No index by integration or by customer: each costs every SEND a write per message, for
     // lists (an integration's latest messages) that read the newest rows anyway and for STOP
     // replies that are rare.

@@ -544,9 +544,6 @@ fn delivery() {
                 count as f64 / started.elapsed().as_secs_f64()
             }
         };
-        let raw_before = ceiling().await;
-        println!("  raw reqwest → loopback fake ceiling: {raw_before:.0} messages/s");
-
         let integration = |rate: u32, name: &str| IntegrationInput {
             name: Some(name.into()),
             provider: Some("twilio".into()),
@@ -557,25 +554,7 @@ fn delivery() {
             ..Default::default()
         };
         let fast = bench.state.integrations.create(integration(100_000, "Unlimited")).await.expect("integration");
-        let items: Vec<NewDelivery> = (0..count)
-            .map(|i| NewDelivery {
-                kind: "distribution", distribution_id: Some("dst_bench".into()), customer_id: None,
-                occurrence: i.to_string(), integration_id: fast.id.clone(), priority: deliveries::PRIORITY_BULK,
-                recipient: format!("+1415{i:07}"), body: format!("Hi Ana, your code SUMMER-{i:06} gets you 20% off"),
-                // Due once all are queued, so the timing below is sending only.
-                send_after: server::ids::now_millis() + 3_600_000,
-            })
-            .collect();
         let db = bench.state.db.clone();
-        let started = Instant::now();
-        {
-            use sea_orm::TransactionTrait;
-            let txn = db.begin().await.expect("txn");
-            deliveries::enqueue(&txn, &items).await.expect("enqueue");
-            txn.commit().await.expect("commit");
-        }
-        println!("  queued {count} messages one by one in {:.2} s (distributions will insert set-based)", started.elapsed().as_secs_f64());
-        log.arrivals.lock().expect("log").clear();
         let accepted = || {
             let db = db.clone();
             async move {
@@ -585,29 +564,55 @@ fn delivery() {
                     .await.ok().flatten().and_then(|r| r.try_get::<i64>("", "n").ok()).unwrap_or(0)
             }
         };
-        {
-            use sea_orm::ConnectionTrait;
-            db.execute_unprepared("UPDATE deliveries SET send_after = 0").await.expect("due now");
+        // Three rounds, each the ceiling and then the queue, since this machine's noise moves
+        // either by a third from one run to the next; the medians are the result.
+        let mut ratios = Vec::new();
+        let (mut raws, mut engines) = (Vec::new(), Vec::new());
+        for round in 0..3usize {
+            let raw = ceiling().await;
+            let items: Vec<NewDelivery> = (0..count)
+                .map(|i| NewDelivery {
+                    kind: "distribution", distribution_id: Some("dst_bench".into()), customer_id: None,
+                    occurrence: format!("{round}-{i}"), integration_id: fast.id.clone(), priority: deliveries::PRIORITY_BULK,
+                    recipient: format!("+1415{i:07}"), body: format!("Hi Ana, your code SUMMER-{i:06} gets you 20% off"),
+                    // Due once all are queued, so the timing below is sending only.
+                    send_after: server::ids::now_millis() + 3_600_000,
+                })
+                .collect();
+            {
+                use sea_orm::{ConnectionTrait, TransactionTrait};
+                let txn = db.begin().await.expect("txn");
+                deliveries::enqueue(&txn, &items).await.expect("enqueue");
+                txn.commit().await.expect("commit");
+                db.execute_unprepared("UPDATE deliveries SET send_after = 0 WHERE status = 'pending'").await.expect("due now");
+            }
+            log.arrivals.lock().expect("log").clear();
+            let started = Instant::now();
+            bench.state.engine.wake();
+            while log.arrivals.lock().expect("log").len() < count {
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+            let handed = started.elapsed();
+            while accepted().await < ((round + 1) * count) as i64 {
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+            let recorded = started.elapsed();
+            let engine = count as f64 / handed.as_secs_f64();
+            println!(
+                "  round {}: raw reqwest → loopback fake {raw:.0} messages/s; queue + dispatcher + Twilio adapter {engine:.0} messages/s handed over ({:.0} %), all recorded as accepted after {:.2} s",
+                round + 1, 100.0 * engine / raw, recorded.as_secs_f64()
+            );
+            ratios.push(engine / raw);
+            raws.push(raw);
+            engines.push(engine);
         }
-        let started = Instant::now();
-        bench.state.engine.wake();
-        while log.arrivals.lock().expect("log").len() < count {
-            tokio::time::sleep(Duration::from_millis(5)).await;
-        }
-        let handed = started.elapsed();
-        while accepted().await < count as i64 {
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-        let recorded = started.elapsed();
-        let engine = count as f64 / handed.as_secs_f64();
-        log.arrivals.lock().expect("log").clear();
-        let raw_after = ceiling().await;
-        let raw = raw_before.max(raw_after);
-        println!("  raw ceiling again: {raw_after:.0} messages/s");
+        let median = |v: &mut Vec<f64>| {
+            v.sort_by(|a, b| a.total_cmp(b));
+            v[v.len() / 2]
+        };
         println!(
-            "  queue + dispatcher + Twilio adapter: {engine:.0} messages/s handed to the provider, {:.0} % of the better ceiling (goal ≥ 60 %); all {count} recorded as accepted after {:.2} s",
-            100.0 * engine / raw,
-            recorded.as_secs_f64()
+            "  median: ceiling {:.0}/s, queue {:.0}/s, {:.0} % of the ceiling (goal ≥ 60 %)",
+            median(&mut raws), median(&mut engines), 100.0 * median(&mut ratios)
         );
         log.arrivals.lock().expect("log").clear();
 
@@ -632,7 +637,7 @@ fn delivery() {
             db.execute_unprepared("UPDATE deliveries SET send_after = 0 WHERE status = 'pending'").await.expect("due now");
         }
         bench.state.engine.wake();
-        while accepted().await < (count + 5000) as i64 {
+        while accepted().await < (3 * count + 5000) as i64 {
             tokio::time::sleep(Duration::from_millis(250)).await;
         }
         let arrivals = log.arrivals.lock().expect("log").clone();

@@ -43,6 +43,8 @@ const BACKOFF_CAP: Duration = Duration::from_secs(300);
 /// Ambiguous sends without a status callback after this long are settled as failed.
 pub const UNKNOWN_TIMEOUT: Duration = Duration::from_secs(3600);
 const POLL: Duration = Duration::from_secs(1);
+/// How long shutdown waits for dispatchers (the HTTP timeout and a margin).
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(20);
 
 pub struct Engine {
     db: DatabaseConnection,
@@ -122,11 +124,22 @@ impl Engine {
                 .drain()
                 .map(|(_, h)| h)
                 .collect();
-            for h in handles {
-                let _ = h.await;
+            // Bounded: requests in flight end within the HTTP timeout; anything still stuck
+            // after that is left to lease expiry, which hands it to the next process.
+            let deadline = tokio::time::Instant::now() + SHUTDOWN_GRACE;
+            for mut h in handles {
+                if tokio::time::timeout_at(deadline, &mut h).await.is_err() {
+                    tracing::warn!("a dispatcher did not stop in time; its leases will expire");
+                    h.abort();
+                }
             }
             this.recorder.lock().expect("recorder lock").take();
-            let _ = recorder.await;
+            if tokio::time::timeout_at(deadline + Duration::from_secs(5), recorder)
+                .await
+                .is_err()
+            {
+                tracing::warn!("delivery outcomes were still being recorded at shutdown");
+            }
         })
     }
 

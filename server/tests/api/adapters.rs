@@ -504,7 +504,9 @@ both_backends! {
 
         // The generic gateway: Standard Webhooks with the integration's signing secret. A HELP
         // gets the configured text, queued as a reply.
-        let (_, g) = create(json!({"name": "Gateway", "provider": "generic", "help_text": "Shop help: call 555-0100. Reply STOP to end.",
+        // Disabled, so the reply stays queued: sending would look up gateway.example.com, and a
+        // resolver without network can block the test's runtime from shutting down.
+        let (_, g) = create(json!({"name": "Gateway", "provider": "generic", "enabled": false, "help_text": "Shop help: call 555-0100. Reply STOP to end.",
             "credentials": {"url": "https://gateway.example.com/send", "signing_secret": "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"}})).await;
         let gid = g["id"].as_str().unwrap();
         assert_eq!(g["help_text"], "Shop help: call 555-0100. Reply STOP to end.");

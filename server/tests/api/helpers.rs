@@ -35,6 +35,8 @@ impl TestApp {
         reqwest::Client::builder()
             .cookie_store(true)
             .redirect(redirect::Policy::none())
+            // A request that hangs fails the test instead of stalling the suite.
+            .timeout(std::time::Duration::from_secs(60))
             .build()
             .expect("client")
     }
@@ -202,6 +204,8 @@ where
         client: reqwest::Client::builder()
             .cookie_store(true)
             .redirect(redirect::Policy::none())
+            // A request that hangs fails the test instead of stalling the suite.
+            .timeout(std::time::Duration::from_secs(60))
             .build()
             .expect("client"),
         data_dir: data_dir.path().to_path_buf(),
@@ -210,7 +214,13 @@ where
     let outcome = tokio::spawn(test(app)).await;
 
     stop.cancel();
-    let _ = server.await;
+    // Shutdown is bounded by the engine (20 s grace); this bound only keeps a hang visible.
+    if tokio::time::timeout(std::time::Duration::from_secs(60), server)
+        .await
+        .is_err()
+    {
+        panic!("the server did not shut down within 60 s");
+    }
     if let Some(name) = pg_name {
         if let Ok(admin) = Database::connect(format!("{}/postgres", postgres_admin_url())).await {
             let _ = admin
