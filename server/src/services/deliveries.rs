@@ -612,24 +612,37 @@ fn view_row(r: &QueryResult) -> Result<DeliveryView, DbErr> {
     })
 }
 
+/// Deliveries of an integration, as views; `rest` follows `WHERE integration_id = ?`.
+async fn views(
+    db: &impl ConnectionTrait,
+    integration_id: &str,
+    rest: impl FnOnce(&mut Sql),
+) -> Result<Vec<DeliveryView>, DbErr> {
+    let mut q = Sql::new(db.get_database_backend());
+    q.push("SELECT ")
+        .push(VIEW_COLUMNS)
+        .push(" FROM deliveries WHERE integration_id = ")
+        .bind(integration_id.to_owned());
+    rest(&mut q);
+    db.query_all(q.statement())
+        .await?
+        .iter()
+        .map(view_row)
+        .collect()
+}
+
 /// One delivery of an integration.
 pub async fn get(
     db: &impl ConnectionTrait,
     integration_id: &str,
     id: i64,
 ) -> Result<Option<DeliveryView>, DbErr> {
-    let mut q = Sql::new(db.get_database_backend());
-    q.push("SELECT ")
-        .push(VIEW_COLUMNS)
-        .push(" FROM deliveries WHERE integration_id = ")
-        .bind(integration_id.to_owned())
-        .push(" AND id = ")
-        .bind(id);
-    db.query_one(q.statement())
-        .await?
-        .as_ref()
-        .map(view_row)
-        .transpose()
+    Ok(views(db, integration_id, |q| {
+        q.push(" AND id = ").bind(id);
+    })
+    .await?
+    .into_iter()
+    .next())
 }
 
 /// An integration's latest messages, newest first.
@@ -638,18 +651,10 @@ pub async fn recent(
     integration_id: &str,
     limit: u32,
 ) -> Result<Vec<DeliveryView>, DbErr> {
-    let mut q = Sql::new(db.get_database_backend());
-    q.push("SELECT ")
-        .push(VIEW_COLUMNS)
-        .push(" FROM deliveries WHERE integration_id = ")
-        .bind(integration_id.to_owned())
-        .push(" ORDER BY id DESC LIMIT ")
-        .bind(i64::from(limit));
-    db.query_all(q.statement())
-        .await?
-        .iter()
-        .map(view_row)
-        .collect()
+    views(db, integration_id, |q| {
+        q.push(" ORDER BY id DESC LIMIT ").bind(i64::from(limit));
+    })
+    .await
 }
 
 #[cfg(test)]

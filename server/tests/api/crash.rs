@@ -295,62 +295,54 @@ async fn graceful_stop(database_url: String) {
     db.close().await.ok();
 }
 
+/// Runs `scenario` on a fresh SQLite file or a fresh PostgreSQL database (dropped after).
+async fn on_fresh_database<F, Fut>(postgres: bool, scenario: F)
+where
+    F: FnOnce(String) -> Fut,
+    Fut: std::future::Future<Output = ()>,
+{
+    if !postgres {
+        let dir = tempfile::tempdir().unwrap();
+        return scenario(format!(
+            "sqlite://{}?mode=rwc",
+            dir.path().join("fault.db").display()
+        ))
+        .await;
+    }
+    let name = format!(
+        "codecast_fault_{}",
+        ulid::Ulid::new().to_string().to_lowercase()
+    );
+    let admin = Database::connect(format!("{}/postgres", postgres_admin_url()))
+        .await
+        .unwrap();
+    admin
+        .execute_unprepared(&format!("CREATE DATABASE \"{name}\""))
+        .await
+        .unwrap();
+    scenario(format!("{}/{name}", postgres_admin_url())).await;
+    admin
+        .execute_unprepared(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"))
+        .await
+        .ok();
+}
+
 #[tokio::test]
 async fn sqlite_hands_back_its_work_on_sigterm() {
-    let dir = tempfile::tempdir().unwrap();
-    graceful_stop(format!(
-        "sqlite://{}?mode=rwc",
-        dir.path().join("term.db").display()
-    ))
-    .await;
+    on_fresh_database(false, graceful_stop).await;
 }
 
 #[tokio::test]
 async fn postgres_hands_back_its_work_on_sigterm() {
-    let name = format!(
-        "codecast_term_{}",
-        ulid::Ulid::new().to_string().to_lowercase()
-    );
-    let admin = Database::connect(format!("{}/postgres", postgres_admin_url()))
-        .await
-        .unwrap();
-    admin
-        .execute_unprepared(&format!("CREATE DATABASE \"{name}\""))
-        .await
-        .unwrap();
-    graceful_stop(format!("{}/{name}", postgres_admin_url())).await;
-    admin
-        .execute_unprepared(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"))
-        .await
-        .ok();
+    on_fresh_database(true, graceful_stop).await;
 }
 
 #[tokio::test]
 async fn sqlite_survives_sigkill_mid_queue() {
-    let dir = tempfile::tempdir().unwrap();
-    crash_and_recover(format!(
-        "sqlite://{}?mode=rwc",
-        dir.path().join("crash.db").display()
-    ))
-    .await;
+    on_fresh_database(false, crash_and_recover).await;
 }
 
 #[tokio::test]
 async fn postgres_survives_sigkill_mid_queue() {
-    let name = format!(
-        "codecast_crash_{}",
-        ulid::Ulid::new().to_string().to_lowercase()
-    );
-    let admin = Database::connect(format!("{}/postgres", postgres_admin_url()))
-        .await
-        .unwrap();
-    admin
-        .execute_unprepared(&format!("CREATE DATABASE \"{name}\""))
-        .await
-        .unwrap();
-    crash_and_recover(format!("{}/{name}", postgres_admin_url())).await;
-    admin
-        .execute_unprepared(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"))
-        .await
-        .ok();
+    on_fresh_database(true, crash_and_recover).await;
 }
