@@ -10,6 +10,7 @@ mod m20261125_000004_audience_codes;
 mod m20261125_000005_integrations;
 mod m20261126_000006_deliveries;
 mod m20261126_000007_distributions;
+mod m20261126_000008_publications_unchecked;
 
 pub struct Migrator;
 
@@ -24,6 +25,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261125_000005_integrations::Migration),
             Box::new(m20261126_000006_deliveries::Migration),
             Box::new(m20261126_000007_distributions::Migration),
+            Box::new(m20261126_000008_publications_unchecked::Migration),
         ]
     }
 }

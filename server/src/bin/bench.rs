@@ -18,9 +18,10 @@
 //!   integration limited to 100 segments/s, sending 6,000 segments (one- and two-segment
 //!   messages) for about a minute.
 //! - `send [customers] [postgres]`: a manual distribution of unique codes to a segment of
-//!   1,000,000 customers (a tenth opted out): times SEND's materialisation (snapshot, codes,
-//!   rendered texts, queue) and samples the process's resident memory while it runs and while
-//!   the sandbox sends for ten seconds after.
+//!   1,000,000 customers (a tenth opted out), prepared in this process; then a separate server
+//!   process (this binary as `__serve`, the same code as `codecast serve`) gets the review and
+//!   the SEND over the REST API. Times both, and samples the server process's resident
+//!   memory while SEND runs and while the sandbox sends for ten seconds after.
 
 use app::domain::{
     message::{benchmark_data, benchmark_template, preview, preview_parsed},
@@ -37,6 +38,8 @@ fn main() {
         "segments" => segments(),
         "delivery" => delivery(),
         "send" => send(),
+        // The server process of the `send` benchmark.
+        "__serve" => serve_child(),
         "all" => {
             template();
             codes();
@@ -163,6 +166,11 @@ struct BenchApp {
     state: server::startup::AppState,
     dir: std::path::PathBuf,
     pg: Option<(sea_orm::DatabaseConnection, String)>,
+    url: String,
+    stop: Option<(
+        tokio::sync::oneshot::Sender<()>,
+        tokio::task::JoinHandle<std::io::Result<()>>,
+    )>,
 }
 
 impl BenchApp {
@@ -218,13 +226,26 @@ impl BenchApp {
             .expect("key")
             .secret;
         let state = app.state.clone();
-        tokio::spawn(app.run_until(std::future::pending()));
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let serving = tokio::spawn(app.run_until(async move {
+            let _ = stopped.await;
+        }));
         Self {
             base,
             key,
             state,
             dir,
             pg,
+            url,
+            stop: Some((stop, serving)),
+        }
+    }
+
+    /// Stops this process's server and delivery engine (the database stays open).
+    async fn stop_serving(&mut self) {
+        if let Some((stop, serving)) = self.stop.take() {
+            let _ = stop.send(());
+            let _ = serving.await;
         }
     }
 
@@ -238,6 +259,10 @@ impl BenchApp {
 
     async fn finish(self) {
         use sea_orm::ConnectionTrait;
+        if std::env::var_os("CODECAST_BENCH_KEEP").is_some() {
+            println!("  kept the database: {}", self.url);
+            return;
+        }
         if let Some((admin, name)) = self.pg {
             let _ = admin
                 .execute_unprepared(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"))
@@ -666,16 +691,37 @@ fn delivery() {
     });
 }
 
-/// The process's resident memory now, in KiB.
-fn rss_kib() -> u64 {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("VmRSS:"))
-                .and_then(|l| l.split_whitespace().nth(1).and_then(|v| v.parse().ok()))
+/// A process's resident memory now and at its peak (VmRSS, VmHWM), in KiB; 0 where /proc
+/// is missing.
+fn rss_of(pid: u32) -> (u64, u64) {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    let field = |name: &str| {
+        status
+            .lines()
+            .find(|l| l.starts_with(name))
+            .and_then(|l| l.split_whitespace().nth(1).and_then(|v| v.parse().ok()))
+            .unwrap_or(0)
+    };
+    (field("VmRSS:"), field("VmHWM:"))
+}
+
+/// `bench __serve`: the server alone, configured by the environment like `codecast serve`.
+fn serve_child() {
+    let runtime = tokio::runtime::Runtime::new().expect("runtime");
+    runtime.block_on(async {
+        let settings = server::configuration::Settings::from_env().expect("settings");
+        server::telemetry::init(&settings.log_filter);
+        let app = server::startup::Application::build(settings)
+            .await
+            .expect("server");
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+            .expect("SIGTERM handler");
+        app.run_until(async move {
+            term.recv().await;
         })
-        .unwrap_or(0)
+        .await
+        .expect("serve");
+    });
 }
 
 fn send() {
@@ -691,7 +737,7 @@ fn send() {
             ports::{Campaigns, Distributions, Integrations, Segments},
         };
         use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-        let bench = BenchApp::start(postgres).await;
+        let mut bench = BenchApp::start(postgres).await;
         let name = bench.backend_name();
         let started = Instant::now();
         fill_customers(&bench.state.db, customers).await;
@@ -735,41 +781,77 @@ fn send() {
             })
             .await
             .expect("distribution");
+        // The server alone, in its own process, on the database prepared above.
+        bench.stop_serving().await;
+        let port = std::net::TcpListener::bind("127.0.0.1:0").expect("a free port").local_addr().expect("port").port();
+        let base = format!("http://127.0.0.1:{port}");
+        let mut child = std::process::Command::new(std::env::current_exe().expect("this binary"))
+            .arg("__serve")
+            .env("CODECAST_ADDR", format!("127.0.0.1:{port}"))
+            .env("CODECAST_DATA_DIR", bench.dir.display().to_string())
+            .env("DATABASE_URL", &bench.url)
+            .env("CODECAST_LOG", "error,server::services::send=info")
+            .spawn()
+            .expect("server process");
+        let http = reqwest::Client::builder().timeout(Duration::from_secs(600)).build().expect("client");
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while http.get(format!("{base}/healthz")).send().await.is_err() {
+            assert!(Instant::now() < deadline, "the server process did not start");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        let pid = child.id();
+        let (started_rss, _) = rss_of(pid);
         let review_started = Instant::now();
-        let review = bench.state.distributions.review(&d.id).await.expect("review");
-        println!("  review: {} recipients, {} excluded, {} segments (estimated: {}), in {:.0} ms",
-            review.recipients, review.exclusions.total(), review.segments_total, review.segments_estimated, review_started.elapsed().as_secs_f64() * 1e3);
+        let review: serde_json::Value = http
+            .get(format!("{base}/v1/distributions/{}/review", d.id))
+            .bearer_auth(&bench.key)
+            .send().await.expect("review").error_for_status().expect("review answers").json().await.expect("review JSON");
+        println!("  review: {} recipients, {} segments (estimated: {}), in {:.0} ms",
+            review["recipients"], review["segments_total"], review["segments_estimated"], review_started.elapsed().as_secs_f64() * 1e3);
         // Memory, sampled every 20 ms from just before SEND until ten seconds of sending after.
-        let before = rss_kib();
+        let (before, _) = rss_of(pid);
         let peak = std::sync::Arc::new(AtomicU64::new(before));
         let stop = std::sync::Arc::new(AtomicBool::new(false));
         let sampler = {
             let (peak, stop) = (peak.clone(), stop.clone());
             tokio::spawn(async move {
                 while !stop.load(Ordering::Relaxed) {
-                    peak.fetch_max(rss_kib(), Ordering::Relaxed);
+                    peak.fetch_max(rss_of(pid).0, Ordering::Relaxed);
                     tokio::time::sleep(Duration::from_millis(20)).await;
                 }
             })
         };
         let started = Instant::now();
-        let outcome = bench.state.distributions.send(&d.id, &review.send_key).await.expect("send");
+        let answer = http
+            .post(format!("{base}/v1/distributions/{}/send", d.id))
+            .bearer_auth(&bench.key)
+            .header("Idempotency-Key", review["send_key"].as_str().expect("send key"))
+            .send().await.expect("send");
         let took = started.elapsed();
+        let status = answer.status();
+        let outcome: serde_json::Value = answer.json().await.expect("send JSON");
+        assert_eq!(status, reqwest::StatusCode::ACCEPTED, "SEND answered {outcome}");
         let peak_send = peak.load(Ordering::Relaxed);
         println!(
-            "  SEND: {} queued, {} skipped, {} codes published, {} segments, materialised in {:.2} s (goal ≤ {} s)",
-            outcome.queued, outcome.exclusions.total(), outcome.codes_published, outcome.segments_total,
+            "  SEND: {} queued, {} codes published, {} segments, materialised in {:.2} s (goal ≤ {} s)",
+            outcome["queued"], outcome["codes_published"], outcome["segments_total"],
             took.as_secs_f64(), if postgres { 12 } else { 6 }
         );
         tokio::time::sleep(Duration::from_secs(10)).await;
         stop.store(true, Ordering::Relaxed);
         let _ = sampler.await;
+        let (_, hwm) = rss_of(pid);
         let progress = bench.state.distributions.get(&d.id).await.expect("get");
         let handed = progress.stats.as_ref().map(|s| s.handed_over()).unwrap_or(0);
         println!(
-            "  resident memory: {:.0} MB before SEND, peak {:.0} MB during it, peak {:.0} MB including 10 s of sending ({handed} messages handed over) (goal ≤ 80 MB)",
-            before as f64 / 1024.0, peak_send as f64 / 1024.0, peak.load(Ordering::Relaxed) as f64 / 1024.0
+            "  server process resident memory: {:.0} MB started, {:.0} MB after the review, peak {:.0} MB during SEND, \
+             peak {:.0} MB including 10 s of sending ({handed} messages handed over), high-water mark {:.0} MB (goal ≤ 80 MB)",
+            started_rss as f64 / 1024.0, before as f64 / 1024.0, peak_send as f64 / 1024.0,
+            peak.load(Ordering::Relaxed) as f64 / 1024.0, hwm as f64 / 1024.0
         );
+        // SIGTERM: the server finishes or hands back what it is sending.
+        let _ = std::process::Command::new("kill").arg("-TERM").arg(pid.to_string()).status();
+        let _ = child.wait();
         bench.finish().await;
     });
 }

@@ -526,13 +526,21 @@ impl Customers for CustomerService {
     }
 
     async fn delete(&self, id: &str) -> Result<(), AppError> {
+        // A deleted customer's codes stay published (never handed to anyone else); only the
+        // link to them goes. Publications have no foreign key (SEND inserts them in bulk).
+        let txn = crate::db::begin(&self.db).await.map_err(internal)?;
+        let mut q = super::rule_sql::Sql::new(txn.get_database_backend());
+        q.push("UPDATE publications SET customer_id = NULL WHERE customer_id = ")
+            .bind(id.to_owned());
+        txn.execute(q.statement()).await.map_err(internal)?;
         let result = customers::Entity::delete_by_id(id.to_owned())
-            .exec(&self.db)
+            .exec(&txn)
             .await
             .map_err(internal)?;
         if result.rows_affected == 0 {
             return Err(AppError::not_found("No customer has that id."));
         }
+        txn.commit().await.map_err(internal)?;
         Ok(())
     }
 }

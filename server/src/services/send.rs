@@ -1,12 +1,15 @@
 //! The pre-send review and SEND of a manual distribution.
 //!
 //! SEND is one transaction, set-based: the audience is snapshot into a temporary table with
-//! each customer's exclusion (no phone, invalid phone, opted out, a phone shared with an
-//! earlier recipient) and whether they already hold a code of the campaign; the codes the
-//! others need are drawn from the campaign's free codes in random order and marked published
-//! in one statement; then the snapshot is read a page at a time, each message rendered with
-//! the shared renderer and counted, and deliveries and publications are inserted a thousand
-//! rows per statement. A pool too small for the audience stops it before anything is written.
+//! each customer's fields and exclusion (no phone, invalid phone, opted out, a phone shared
+//! with an earlier recipient) and the code they already hold, if any. A pool too small for
+//! the audience stops it there, before anything is written. Then the snapshot is read a page
+//! at a time, in customer order, each page handed over as one JSON value: the page's new
+//! codes are drawn (the campaign's lowest free ids, marked published by id range), its texts
+//! rendered with the shared renderer on a blocking thread while the database queues the page
+//! before, with one INSERT of deliveries and one of publications. The keys a page writes
+//! (customer, voucher id, QR token prefix) all lie next to each other, so each index is
+//! written in one place per page, not at random.
 
 use super::{distributions::Row, rule_sql::Sql, tokens::random_token};
 use crate::ids::now_millis;
@@ -248,35 +251,67 @@ async fn context(
 }
 
 /// The audience as `(customer_id, skip, existing)`: every member of the segment (or the one
-/// customer) with why they are left out, if they are, and the code they already hold.
-fn push_audience(q: &mut Sql, row: &Row, campaign: Option<&str>) {
+/// customer) with why they are left out, if they are, and the code they already hold. With
+/// `fields`, also what the renderer needs: the customer's fields and the held code's text,
+/// QR token and expiry. (Ordered by `m.customer_id`, a segment's members come in the order
+/// of its primary key, with no sort.)
+///
+/// A customer whose phone an earlier member of the audience (by customer id) also has is a
+/// duplicate: a probe of the phone index per member, instead of sorting the whole audience by
+/// phone.
+fn push_audience(q: &mut Sql, row: &Row, campaign: Option<&str>, fields: Option<DbBackend>) {
     q.push("SELECT c.id AS customer_id, \
         CASE WHEN c.phone IS NULL OR c.phone = '' THEN 'no_phone' \
              WHEN c.phone NOT LIKE '+%' OR LENGTH(c.phone) < 8 OR LENGTH(c.phone) > 16 THEN 'invalid_phone' \
-             WHEN c.sms_consent = 'opted_out' THEN 'opted_out' \
-             WHEN ROW_NUMBER() OVER (PARTITION BY c.phone ORDER BY c.id) > 1 THEN 'duplicate' END AS skip, ");
+             WHEN c.sms_consent = 'opted_out' THEN 'opted_out' ");
+    if let Some(Audience::Segment(s)) = row.audience() {
+        // Membership of the other customer as a scalar subquery on the primary key, so no
+        // planner (PostgreSQL with statistics from before the segment filled, say) can turn
+        // it into a scan of the whole segment per member.
+        q.push("WHEN EXISTS (SELECT 1 FROM customers c2 WHERE c2.phone = c.phone AND c2.id < c.id AND \
+                (SELECT m2.left_at IS NULL FROM segment_members m2 WHERE m2.customer_id = c2.id AND m2.segment_id = ")
+            .bind(s)
+            .push(")) THEN 'duplicate' ");
+    }
+    q.push("END AS skip, ");
     match campaign {
-        Some(_) => q.push("p.voucher_id AS existing FROM customers c "),
-        None => q.push("CAST(NULL AS BIGINT) AS existing FROM customers c "),
+        Some(_) => q.push("p.voucher_id AS existing"),
+        None => q.push("CAST(NULL AS BIGINT) AS existing"),
     };
+    if let Some(backend) = fields {
+        q.push(", ").push(customer_columns(backend));
+        match campaign {
+            Some(_) => q.push(", v.code AS code, p.token AS token, p.expires_at AS expires_at"),
+            None => q.push(", CAST(NULL AS TEXT) AS code, CAST(NULL AS TEXT) AS token, CAST(NULL AS BIGINT) AS expires_at"),
+        };
+    }
     match row.audience() {
         Some(Audience::Segment(s)) => {
-            q.push("JOIN segment_members m ON m.customer_id = c.id AND m.left_at IS NULL AND m.segment_id = ")
+            q.push(" FROM segment_members m JOIN customers c ON c.id = m.customer_id");
+            join_codes(q, campaign, fields.is_some());
+            q.push(" WHERE m.left_at IS NULL AND m.segment_id = ")
                 .bind(s);
         }
-        Some(Audience::Customer(_)) | None => {}
+        Some(Audience::Customer(id)) => {
+            q.push(" FROM customers c");
+            join_codes(q, campaign, fields.is_some());
+            q.push(" WHERE c.id = ").bind(id);
+        }
+        None => {
+            q.push(" FROM customers c");
+            join_codes(q, campaign, fields.is_some());
+            q.push(" WHERE 1 = 0");
+        }
     }
+}
+
+/// The code a customer already holds of the campaign (and its text, with `fields`).
+fn join_codes(q: &mut Sql, campaign: Option<&str>, fields: bool) {
     if let Some(campaign) = campaign {
         q.push(" LEFT JOIN publications p ON p.customer_id = c.id AND p.campaign_id = ")
             .bind(campaign.to_owned());
-    }
-    match row.audience() {
-        Some(Audience::Customer(c)) => {
-            q.push(" WHERE c.id = ").bind(c);
-        }
-        Some(Audience::Segment(_)) => {}
-        None => {
-            q.push(" WHERE 1 = 0");
+        if fields {
+            q.push(" LEFT JOIN vouchers v ON v.id = p.voucher_id");
         }
     }
 }
@@ -323,34 +358,62 @@ fn label(c: &CustomerData, id: &str) -> String {
         .unwrap_or_else(|| id.to_owned())
 }
 
+/// A row of the snapshot as the page query hands it over: rn, customer_id, skip, existing,
+/// name, email, phone, source_id, metadata, code, token, expires_at.
+type SnapshotRow = (
+    i64,
+    String,
+    Option<String>,
+    Option<i64>,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+    Option<i64>,
+);
+
 /// A member of the snapshot, read and waiting to be rendered.
 struct Pending {
-    rn: i64,
     rec: Recipient,
-    /// A code drawn for them now (else `code` is one they already hold, or none).
-    new_code: bool,
-    code: Option<String>,
-    token: Option<String>,
-    expires_at: Option<i64>,
+    /// The code drawn for them now, as `(voucher id, code)`.
+    drawn: Option<(i64, String)>,
+    /// The code they already hold, with its QR token and expiry.
+    held: Option<(i64, String, String, Option<i64>)>,
 }
 
-/// A rendered message, staged for the queue.
+/// A rendered message, ready for the queue.
 struct Staged {
-    rn: i64,
+    customer_id: String,
+    skip: Option<String>,
     phone: String,
     source_id: Option<String>,
     body: String,
     encoding: &'static str,
     segments: i32,
+    voucher_id: Option<i64>,
     /// The QR token of a newly published code.
     token: Option<String>,
 }
 
-/// Renders a page of recipients (on a blocking thread). QR tokens come from a ChaCha
-/// generator seeded from the operating system: as unpredictable, a syscall per page instead
-/// of per token.
+/// A QR token for a newly published code: the voucher id (six bytes, big-endian) and ten
+/// random bytes, URL-safe base64 like every token (22 characters). The prefix makes it
+/// unique by construction and keeps a SEND page's tokens in one narrow range of the index
+/// (random tokens would land all over it); the 80 random bits make it unguessable.
+fn qr_token(rng: &mut impl rand::RngCore, voucher_id: i64) -> String {
+    let mut bytes = [0u8; TOKEN_BYTES];
+    bytes[..6].copy_from_slice(&voucher_id.to_be_bytes()[2..]);
+    rng.fill_bytes(&mut bytes[6..]);
+    base64::Engine::encode(&base64::engine::general_purpose::URL_SAFE_NO_PAD, bytes)
+}
+
+/// Renders a page of recipients (on a blocking thread). The random part of QR tokens comes
+/// from a ChaCha generator seeded from the operating system: as unpredictable, a syscall per
+/// page instead of per token.
 fn render_page(ctx: &Context, page: Vec<Pending>, expires_at: Option<i64>) -> Vec<Staged> {
-    use rand::{RngCore, SeedableRng};
+    use rand::SeedableRng;
     let mut rng = rand_chacha::ChaCha20Rng::from_entropy();
     page.into_iter()
         .map(|p| {
@@ -358,90 +421,223 @@ fn render_page(ctx: &Context, page: Vec<Pending>, expires_at: Option<i64>) -> Ve
             let source_id = p.rec.data.source_id.clone();
             if p.rec.skip.is_some() {
                 return Staged {
-                    rn: p.rn,
+                    customer_id: p.rec.customer_id,
+                    skip: p.rec.skip,
                     phone,
                     source_id,
                     body: String::new(),
                     encoding: "GSM-7",
                     segments: 0,
+                    voucher_id: None,
                     token: None,
                 };
             }
-            let (voucher, token) = match (&ctx.campaign, p.code) {
-                (Some(_), Some(code)) if p.new_code => {
-                    let mut bytes = [0u8; TOKEN_BYTES];
-                    rng.fill_bytes(&mut bytes);
-                    let token = base64::Engine::encode(
-                        &base64::engine::general_purpose::URL_SAFE_NO_PAD,
-                        bytes,
-                    );
+            let (voucher, voucher_id, token) = match (&ctx.campaign, p.drawn, p.held) {
+                (Some(_), Some((id, code)), _) => {
+                    let token = qr_token(&mut rng, id);
                     (
                         Some(voucher_data(ctx, code, &token, expires_at)),
+                        Some(id),
                         Some(token),
                     )
                 }
-                (Some(_), Some(code)) => (
-                    Some(voucher_data(
-                        ctx,
-                        code,
-                        p.token.as_deref().unwrap_or_default(),
-                        p.expires_at,
-                    )),
+                (Some(_), None, Some((id, code, token, expires))) => (
+                    Some(voucher_data(ctx, code, &token, expires)),
+                    Some(id),
                     None,
                 ),
-                _ => (None, None),
+                _ => (None, None, None),
             };
             let (body, count) = render(ctx, p.rec.data, voucher);
             Staged {
-                rn: p.rn,
+                customer_id: p.rec.customer_id,
+                skip: None,
                 phone,
                 source_id,
                 body,
                 encoding: count.encoding.label(),
                 segments: count.segments as i32,
+                voucher_id,
                 token,
             }
         })
         .collect()
 }
 
-/// Drops SQLite's staging tables (PostgreSQL drops them at commit).
+/// Drops SQLite's snapshot table (PostgreSQL drops it at commit).
 async fn drop_staging(txn: &impl ConnectionTrait) -> Result<(), AppError> {
-    for table in ["send_audience", "send_codes", "send_texts"] {
-        txn.execute_unprepared(&format!("DROP TABLE IF EXISTS temp.{table}"))
-            .await
-            .map_err(internal)?;
-    }
+    txn.execute_unprepared("DROP TABLE IF EXISTS temp.send_audience")
+        .await
+        .map_err(internal)?;
     Ok(())
 }
 
-/// Writes rendered messages to the staging table; answers with their segments.
-async fn store_texts(txn: &impl ConnectionTrait, staged: &[Staged]) -> Result<u64, AppError> {
+/// What every queued row of one SEND shares.
+struct Queue<'a> {
+    distribution_id: &'a str,
+    integration_id: &'a str,
+    campaign_id: Option<&'a str>,
+    now: i64,
+    expires_at: Option<i64>,
+}
+
+/// Queues a rendered page: its deliveries (skipped ones with their reason) in one INSERT and
+/// the publications of its new codes in another. Answers with the page's segments.
+async fn queue_page(
+    txn: &impl ConnectionTrait,
+    queue: &Queue<'_>,
+    staged: Vec<Staged>,
+) -> Result<u64, AppError> {
+    let backend = txn.get_database_backend();
     let mut segments = 0u64;
-    let mut q = Sql::new(txn.get_database_backend());
-    q.push(
-        "INSERT INTO send_texts (rn, phone, source_id, body, encoding, segments, token) VALUES ",
-    );
-    for (i, s) in staged.iter().enumerate() {
+    let mut publications = Sql::new(backend);
+    publications
+        .push("INSERT INTO publications (voucher_id, campaign_id, customer_id, source_id, token, published_at, expires_at) SELECT v.column1, ")
+        .bind(queue.campaign_id.map(str::to_owned))
+        .push(", v.column2, v.column3, v.column4, ")
+        .bind(queue.now)
+        .push(", ")
+        .bind(queue.expires_at)
+        .push(" FROM (VALUES ");
+    let mut published = 0usize;
+    let mut q = Sql::new(backend);
+    q.push("INSERT INTO deliveries (kind, distribution_id, customer_id, occurrence, voucher_id, integration_id, priority, \
+            recipient, body, encoding, segments, status, skip_reason, attempts, send_after, created_at, updated_at, failed_at) \
+            SELECT 'distribution', ")
+        .bind(queue.distribution_id.to_owned())
+        .push(", v.column1, '', v.column2, ")
+        .bind(queue.integration_id.to_owned())
+        .push(", ")
+        .bind(super::deliveries::PRIORITY_BULK)
+        .push(", v.column3, v.column4, v.column5, v.column6, CASE WHEN v.column7 IS NULL THEN 'pending' ELSE 'skipped' END, v.column7, 0, ")
+        .bind(queue.now)
+        .push(", ")
+        .bind(queue.now)
+        .push(", ")
+        .bind(queue.now)
+        .push(", CASE WHEN v.column7 IS NULL THEN NULL ELSE ")
+        .bind(queue.now)
+        .push(" END FROM (VALUES ");
+    for (i, s) in staged.into_iter().enumerate() {
         segments += s.segments.max(0) as u64;
+        if let Some(token) = s.token {
+            publications
+                .push(if published == 0 { "(" } else { ", (" })
+                .bind(s.voucher_id)
+                .push(", ")
+                .bind(s.customer_id.clone())
+                .push(", ")
+                .bind(s.source_id)
+                .push(", ")
+                .bind(token)
+                .push(")");
+            published += 1;
+        }
         q.push(if i == 0 { "(" } else { ", (" })
-            .bind(s.rn)
+            .bind(s.customer_id)
             .push(", ")
-            .bind(s.phone.clone())
+            .bind(s.voucher_id)
             .push(", ")
-            .bind(s.source_id.clone())
+            .bind(s.phone)
             .push(", ")
-            .bind(s.body.clone())
+            .bind(s.body)
             .push(", ")
             .bind(s.encoding)
             .push(", ")
             .bind(s.segments)
             .push(", ")
-            .bind(s.token.clone())
+            .bind(s.skip)
             .push(")");
     }
+    q.push(") AS v");
     txn.execute(q.statement()).await.map_err(internal)?;
+    if published > 0 {
+        publications.push(") AS v");
+        txn.execute(publications.statement())
+            .await
+            .map_err(internal)?;
+    }
     Ok(segments)
+}
+
+/// One row per page: the database hands over a page of rows as one JSON array (a row at a
+/// time costs a hand-over between threads per row on SQLite).
+/// Opens such a query; the rows' query follows, then `) AS s`.
+fn json_page(backend: DbBackend, columns: &str, order: &str) -> String {
+    match backend {
+        DbBackend::Postgres => format!(
+            "SELECT CAST(COALESCE(json_agg(json_build_array({columns}) ORDER BY {order}), '[]') AS TEXT) AS page FROM ("
+        ),
+        _ => format!("SELECT json_group_array(json_array({columns})) AS page FROM ("),
+    }
+}
+
+async fn fetch_page<T: serde::de::DeserializeOwned>(
+    txn: &impl ConnectionTrait,
+    q: Sql,
+) -> Result<Vec<T>, AppError> {
+    let text: Option<String> = txn
+        .query_one(q.statement())
+        .await
+        .map_err(internal)?
+        .map(|r| r.try_get("", "page"))
+        .transpose()
+        .map_err(internal)?;
+    match text {
+        Some(text) => serde_json::from_str(&text).map_err(|e| AppError::internal(&e)),
+        None => Ok(Vec::new()),
+    }
+}
+
+/// Draws `needed` free codes of the campaign after voucher id `after`, lowest ids first, and
+/// marks them published. A code another publication takes between the two statements (only
+/// possible on PostgreSQL) makes the SEND stop with nothing written, to be sent again.
+async fn draw_codes(
+    txn: &impl ConnectionTrait,
+    campaign: &str,
+    needed: usize,
+    after: i64,
+    now: i64,
+) -> Result<Vec<(i64, String)>, AppError> {
+    let backend = txn.get_database_backend();
+    let mut q = Sql::new(backend);
+    q.push(&json_page(backend, "id, code", "id"))
+        .push("SELECT id, code FROM vouchers WHERE campaign_id = ")
+        .bind(campaign.to_owned())
+        .push(" AND published_at IS NULL AND id > ")
+        .bind(after)
+        // The index's own order: PostgreSQL does not treat `IS NULL` as fixing `published_at`
+        // and would sort every free code of the campaign for `ORDER BY id`.
+        .push(" ORDER BY campaign_id, published_at, id LIMIT ")
+        .bind(needed as i64)
+        .push(") AS s");
+    let mut drawn: Vec<(i64, String)> = fetch_page(txn, q).await?;
+    drawn.sort_unstable_by_key(|(id, _)| *id);
+    let (Some(first), Some(last)) = (drawn.first(), drawn.last()) else {
+        return Err(AppError::conflict(
+            "Codes of this campaign were being handed out at the same moment and too few are left; nothing was sent.",
+        ));
+    };
+    let mut q = Sql::new(backend);
+    q.push("UPDATE vouchers SET published_at = ")
+        .bind(now)
+        .push(" WHERE campaign_id = ")
+        .bind(campaign.to_owned())
+        .push(" AND published_at IS NULL AND id >= ")
+        .bind(first.0)
+        .push(" AND id <= ")
+        .bind(last.0);
+    let marked = txn
+        .execute(q.statement())
+        .await
+        .map_err(internal)?
+        .rows_affected();
+    if drawn.len() != needed || marked != needed as u64 {
+        return Err(AppError::conflict(
+            "Codes of this campaign were being handed out at the same moment; nothing was sent. Send again.",
+        ));
+    }
+    Ok(drawn)
 }
 
 pub(crate) async fn review(
@@ -454,7 +650,7 @@ pub(crate) async fn review(
     let campaign = ctx.campaign.as_ref().map(|c| c.id.as_str());
     let mut q = Sql::new(backend);
     q.push("SELECT a.skip AS skip, COUNT(*) AS n, SUM(CASE WHEN a.existing IS NULL THEN 0 ELSE 1 END) AS holders FROM (");
-    push_audience(&mut q, row, campaign);
+    push_audience(&mut q, row, campaign, None);
     q.push(") a GROUP BY a.skip");
     let mut exclusions = Exclusions::default();
     let (mut audience, mut recipients, mut holders) = (0u64, 0u64, 0u64);
@@ -501,7 +697,7 @@ pub(crate) async fn review(
     q.push("SELECT a.customer_id, a.skip, ")
         .push(customer_columns(backend));
     q.push(", v.code AS code, p2.token AS token, p2.expires_at AS expires_at FROM (");
-    push_audience(&mut q, row, campaign);
+    push_audience(&mut q, row, campaign, None);
     q.push(") a JOIN customers c ON c.id = a.customer_id LEFT JOIN vouchers v ON v.id = a.existing LEFT JOIN publications p2 ON p2.voucher_id = a.existing \
             WHERE a.skip IS NULL ORDER BY a.customer_id LIMIT ")
         .bind(REVIEW_RENDERED);
@@ -718,46 +914,47 @@ async fn materialise(
     let backend = txn.get_database_backend();
     let campaign = ctx.campaign.as_ref().map(|c| c.id.as_str());
     let temp = match backend {
-        DbBackend::Postgres => [
-            "CREATE TEMP TABLE send_audience (rn BIGINT PRIMARY KEY, customer_id VARCHAR(64) NOT NULL, skip VARCHAR(16), existing BIGINT, code_k BIGINT) ON COMMIT DROP",
-            "CREATE TEMP TABLE send_codes (k BIGINT PRIMARY KEY, voucher_id BIGINT NOT NULL, code VARCHAR(64) NOT NULL) ON COMMIT DROP",
-            "CREATE TEMP TABLE send_texts (rn BIGINT PRIMARY KEY, phone TEXT NOT NULL, source_id TEXT, body TEXT NOT NULL, encoding VARCHAR(8) NOT NULL, segments INTEGER NOT NULL, token TEXT) ON COMMIT DROP",
-        ],
-        _ => [
-            "CREATE TEMP TABLE send_audience (rn INTEGER PRIMARY KEY, customer_id TEXT NOT NULL, skip TEXT, existing INTEGER, code_k INTEGER)",
-            "CREATE TEMP TABLE send_codes (k INTEGER PRIMARY KEY, voucher_id INTEGER NOT NULL, code TEXT NOT NULL)",
-            "CREATE TEMP TABLE send_texts (rn INTEGER PRIMARY KEY, phone TEXT NOT NULL, source_id TEXT, body TEXT NOT NULL, encoding TEXT NOT NULL, segments INTEGER NOT NULL, token TEXT)",
-        ],
+        DbBackend::Postgres => "CREATE TEMP TABLE send_audience (rn BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY, customer_id VARCHAR(64) NOT NULL, skip VARCHAR(16), existing BIGINT, \
+            name TEXT, email TEXT, phone TEXT, source_id TEXT, metadata TEXT, code TEXT, token TEXT, expires_at BIGINT) ON COMMIT DROP",
+        _ => "CREATE TEMP TABLE send_audience (rn INTEGER PRIMARY KEY, customer_id TEXT NOT NULL, skip TEXT, existing INTEGER, \
+            name TEXT, email TEXT, phone TEXT, source_id TEXT, metadata TEXT, code TEXT, token TEXT, expires_at INTEGER)",
     };
     if backend != DbBackend::Postgres {
         // SQLite's temporary tables live as long as the pooled connection.
         drop_staging(txn).await?;
     }
-    for sql in temp {
-        txn.execute_unprepared(sql).await.map_err(internal)?;
-    }
+    txn.execute_unprepared(temp).await.map_err(internal)?;
 
-    // 1. The snapshot, numbered; those who need a new code numbered again among themselves.
+    // 1. The snapshot, in customer order, with everything the renderer needs.
+    let clock = std::time::Instant::now();
     let mut q = Sql::new(backend);
-    q.push("INSERT INTO send_audience (rn, customer_id, skip, existing, code_k) SELECT ROW_NUMBER() OVER (ORDER BY a.customer_id), \
-            a.customer_id, a.skip, a.existing, CASE WHEN a.skip IS NULL AND a.existing IS NULL THEN \
-            ROW_NUMBER() OVER (PARTITION BY (CASE WHEN a.skip IS NULL AND a.existing IS NULL THEN 1 ELSE 0 END) ORDER BY a.customer_id) END FROM (");
-    push_audience(&mut q, row, campaign);
-    q.push(") a");
+    // (`rn` numbers the rows in the order they are inserted.)
+    q.push("INSERT INTO send_audience (customer_id, skip, existing, name, email, phone, source_id, metadata, code, token, expires_at) ");
+    push_audience(&mut q, row, campaign, Some(backend));
+    q.push(match row.audience() {
+        // The segment's members in the order of its primary key: no sort.
+        Some(Audience::Segment(_)) => " ORDER BY m.customer_id",
+        _ => " ORDER BY c.id",
+    });
     txn.execute(q.statement()).await.map_err(internal)?;
-    let count = |sql: &'static str| async move {
-        txn.query_one(sea_orm::Statement::from_string(backend, sql))
-            .await
-            .map_err(internal)?
-            .map(|r| r.try_get::<i64>("", "n"))
-            .transpose()
+    let counts = txn
+        .query_one(sea_orm::Statement::from_string(
+            backend,
+            "SELECT COUNT(*) AS audience, COALESCE(SUM(CASE WHEN skip IS NULL THEN 1 ELSE 0 END), 0) AS sendable, \
+             COALESCE(SUM(CASE WHEN skip IS NULL AND existing IS NULL THEN 1 ELSE 0 END), 0) AS fresh FROM send_audience",
+        ))
+        .await
+        .map_err(internal)?
+        .ok_or_else(|| internal(DbErr::RecordNotFound("the snapshot count".into())))?;
+    let count = |column: &str| {
+        counts
+            .try_get::<i64>("", column)
+            .map(|n| n.max(0) as u64)
             .map_err(internal)
-            .map(|n| n.unwrap_or(0).max(0) as u64)
     };
-    let audience = count("SELECT COUNT(*) AS n FROM send_audience").await?;
-    let sendable = count("SELECT COUNT(*) AS n FROM send_audience WHERE skip IS NULL").await?;
+    let (audience, sendable) = (count("audience")?, count("sendable")?);
     let needed = if campaign.is_some() {
-        count("SELECT COUNT(*) AS n FROM send_audience WHERE code_k IS NOT NULL").await?
+        count("fresh")?
     } else {
         0
     };
@@ -766,7 +963,8 @@ async fn materialise(
             "No one in this audience can get an SMS ({audience} in it); nothing was sent."
         )));
     }
-    // 2. Codes: drawn at random from the free ones, marked published at once.
+    let snapshot_took = clock.elapsed();
+    // 2. The pool must cover everyone who needs a new code before anything is written.
     if let Some(c) = &ctx.campaign {
         let (available, _) = free_codes(txn, &c.id).await?;
         if available < needed {
@@ -774,61 +972,56 @@ async fn materialise(
                 "The campaign has {available} codes left and this audience needs {needed}: generate more codes or narrow the audience. Nothing was sent."
             )));
         }
-        if needed > 0 {
-            let mut q = Sql::new(backend);
-            q.push("INSERT INTO send_codes (k, voucher_id, code) SELECT ROW_NUMBER() OVER (ORDER BY x.r), x.id, x.code FROM \
-                    (SELECT id, code, RANDOM() AS r FROM vouchers WHERE published_at IS NULL AND campaign_id = ")
-                .bind(c.id.clone())
-                .push(" ORDER BY r LIMIT ")
-                .bind(needed as i64)
-                .push(") x");
-            txn.execute(q.statement()).await.map_err(internal)?;
-            let mut q = Sql::new(backend);
-            q.push("UPDATE vouchers SET published_at = ")
-                .bind(now)
-                .push(" WHERE published_at IS NULL AND id IN (SELECT voucher_id FROM send_codes)");
-            let marked = txn
-                .execute(q.statement())
-                .await
-                .map_err(internal)?
-                .rows_affected();
-            if marked != needed {
-                return Err(AppError::conflict(
-                    "Codes of this campaign were being handed out at the same moment; nothing was sent. Send again.",
-                ));
-            }
-            let mut q = Sql::new(backend);
-            q.push("UPDATE campaigns SET published_count = published_count + ")
-                .bind(needed as i64)
-                .push(" WHERE id = ")
-                .bind(c.id.clone());
-            txn.execute(q.statement()).await.map_err(internal)?;
-        }
     }
-    // 3. Render every text (on a blocking thread, a page at a time, while the database stores
-    // the page before) into a staging table, then queue everything in two set-based inserts.
+    // 3. Page by page: draw the page's codes, render it on a blocking thread while the
+    // database queues the page before.
     let expires_at = ctx.campaign.as_ref().and_then(|c| c.expires_at(now));
+    let integration_id = row.integration_id.clone().unwrap_or_default();
+    let queue = Queue {
+        distribution_id: &row.id,
+        integration_id: &integration_id,
+        campaign_id: campaign,
+        now,
+        expires_at,
+    };
     let mut exclusions = Exclusions::default();
-    let (mut queued, mut segments_total) = (0u64, 0u64);
-    let mut after = 0i64;
+    let (mut queued, mut segments_total, mut published) = (0u64, 0u64, 0u64);
+    let (mut after, mut code_cursor) = (0i64, 0i64);
     let mut rendering: Option<tokio::task::JoinHandle<Vec<Staged>>> = None;
     let shared = std::sync::Arc::new(ctx.clone());
+    let pages_started = std::time::Instant::now();
+    let (mut reading, mut drawing, mut waiting, mut queueing) = Default::default();
     loop {
+        let clock = std::time::Instant::now();
+        const COLUMNS: &str = "rn, customer_id, skip, existing, name, email, phone, source_id, metadata, code, token, expires_at";
         let mut q = Sql::new(backend);
-        q.push("SELECT t.rn, t.customer_id, t.skip, ")
-            .push(customer_columns(backend));
-        q.push(", k.voucher_id AS new_voucher, COALESCE(k.code, v.code) AS code, p.token AS token, p.expires_at AS expires_at \
-                FROM send_audience t JOIN customers c ON c.id = t.customer_id LEFT JOIN send_codes k ON k.k = t.code_k \
-                LEFT JOIN vouchers v ON v.id = t.existing LEFT JOIN publications p ON p.voucher_id = t.existing \
-                WHERE t.rn > ")
+        q.push(&json_page(backend, COLUMNS, "rn"))
+            .push("SELECT ")
+            .push(COLUMNS)
+            .push(" FROM send_audience WHERE rn > ")
             .bind(after)
-            .push(" ORDER BY t.rn LIMIT ")
-            .bind(PAGE);
-        let rows = txn.query_all(q.statement()).await.map_err(internal)?;
+            .push(" ORDER BY rn LIMIT ")
+            .bind(PAGE)
+            .push(") AS s");
+        let rows: Vec<SnapshotRow> = fetch_page(txn, q).await?;
         let mut page = Vec::with_capacity(rows.len());
-        for r in &rows {
-            after = r.try_get("", "rn").map_err(internal)?;
-            let rec = recipient(r).map_err(internal)?;
+        let mut fresh = 0usize;
+        for r in rows {
+            after = after.max(r.0);
+            let rec = Recipient {
+                customer_id: r.1,
+                skip: r.2,
+                data: CustomerData {
+                    name: r.4,
+                    email: r.5,
+                    phone: r.6,
+                    source_id: r.7,
+                    metadata: r
+                        .8
+                        .and_then(|m| serde_json::from_str(&m).ok())
+                        .unwrap_or_default(),
+                },
+            };
             match rec.skip.as_deref() {
                 Some("opted_out") => exclusions.opted_out += 1,
                 Some("no_phone") => exclusions.no_phone += 1,
@@ -836,61 +1029,68 @@ async fn materialise(
                 Some(_) => exclusions.duplicate += 1,
                 None => queued += 1,
             }
+            let held = match (r.3, r.9) {
+                (Some(id), Some(code)) => Some((id, code, r.10.unwrap_or_default(), r.11)),
+                _ => None,
+            };
+            if rec.skip.is_none() && held.is_none() && campaign.is_some() {
+                fresh += 1;
+            }
             page.push(Pending {
-                rn: after,
                 rec,
-                new_code: r
-                    .try_get::<Option<i64>>("", "new_voucher")
-                    .map_err(internal)?
-                    .is_some(),
-                code: r.try_get("", "code").map_err(internal)?,
-                token: r.try_get("", "token").map_err(internal)?,
-                expires_at: r.try_get("", "expires_at").map_err(internal)?,
+                drawn: None,
+                held,
             });
         }
-        // Store the page rendered meanwhile, then hand this one over.
-        if let Some(handle) = rendering.take() {
-            let staged = handle.await.map_err(|e| AppError::internal(&e))?;
-            segments_total += store_texts(txn, &staged).await?;
+        reading += clock.elapsed();
+        let clock = std::time::Instant::now();
+        if let (Some(campaign), true) = (campaign, fresh > 0) {
+            let mut codes = draw_codes(txn, campaign, fresh, code_cursor, now)
+                .await?
+                .into_iter();
+            code_cursor = codes.as_slice().last().map_or(code_cursor, |(id, _)| *id);
+            published += fresh as u64;
+            for p in page
+                .iter_mut()
+                .filter(|p| p.rec.skip.is_none() && p.held.is_none())
+            {
+                p.drawn = codes.next();
+            }
         }
-        if page.is_empty() {
+        drawing += clock.elapsed();
+        // Take the page rendered meanwhile, hand this one over, and queue the former while
+        // this one renders.
+        let rendered = match rendering.take() {
+            Some(handle) => {
+                let clock = std::time::Instant::now();
+                let staged = handle.await.map_err(|e| AppError::internal(&e))?;
+                waiting += clock.elapsed();
+                Some(staged)
+            }
+            None => None,
+        };
+        let done = page.is_empty();
+        if !done {
+            let ctx = shared.clone();
+            rendering = Some(tokio::task::spawn_blocking(move || {
+                render_page(&ctx, page, expires_at)
+            }));
+        }
+        if let Some(staged) = rendered {
+            let clock = std::time::Instant::now();
+            segments_total += queue_page(txn, &queue, staged).await?;
+            queueing += clock.elapsed();
+        }
+        if done {
             break;
         }
-        let ctx = shared.clone();
-        rendering = Some(tokio::task::spawn_blocking(move || {
-            render_page(&ctx, page, expires_at)
-        }));
     }
-    // Queue: one row per member of the snapshot, skipped ones with their reason.
-    let mut q = Sql::new(backend);
-    q.push("INSERT INTO deliveries (kind, distribution_id, customer_id, occurrence, voucher_id, integration_id, priority, \
-            recipient, body, encoding, segments, status, skip_reason, attempts, send_after, created_at, updated_at, failed_at) \
-            SELECT 'distribution', ")
-        .bind(row.id.clone())
-        .push(", t.customer_id, '', CASE WHEN t.skip IS NULL THEN COALESCE(k.voucher_id, t.existing) END, ")
-        .bind(row.integration_id.clone())
-        .push(", ")
-        .bind(super::deliveries::PRIORITY_BULK)
-        .push(", x.phone, x.body, x.encoding, x.segments, CASE WHEN t.skip IS NULL THEN 'pending' ELSE 'skipped' END, t.skip, 0, ")
-        .bind(now)
-        .push(", ")
-        .bind(now)
-        .push(", ")
-        .bind(now)
-        .push(", CASE WHEN t.skip IS NULL THEN NULL ELSE ")
-        .bind(now)
-        .push(" END FROM send_audience t JOIN send_texts x ON x.rn = t.rn LEFT JOIN send_codes k ON k.k = t.code_k ORDER BY t.rn");
-    txn.execute(q.statement()).await.map_err(internal)?;
-    if let Some(c) = &ctx.campaign {
+    if let (Some(c), true) = (&ctx.campaign, published > 0) {
         let mut q = Sql::new(backend);
-        q.push("INSERT INTO publications (voucher_id, campaign_id, customer_id, source_id, token, published_at, expires_at) \
-                SELECT k.voucher_id, ")
-            .bind(c.id.clone())
-            .push(", t.customer_id, x.source_id, x.token, ")
-            .bind(now)
-            .push(", ")
-            .bind(expires_at)
-            .push(" FROM send_audience t JOIN send_codes k ON k.k = t.code_k JOIN send_texts x ON x.rn = t.rn");
+        q.push("UPDATE campaigns SET published_count = published_count + ")
+            .bind(published as i64)
+            .push(" WHERE id = ")
+            .bind(c.id.clone());
         txn.execute(q.statement()).await.map_err(internal)?;
     }
     let mut q = Sql::new(backend);
@@ -907,7 +1107,7 @@ async fn materialise(
         .push(", skipped_duplicate = ")
         .bind(exclusions.duplicate as i64)
         .push(", codes_published = ")
-        .bind(needed as i64)
+        .bind(published as i64)
         .push(", segments_total = ")
         .bind(segments_total as i64)
         .push(" WHERE id = ")
@@ -916,12 +1116,50 @@ async fn materialise(
     if backend != DbBackend::Postgres {
         drop_staging(txn).await?;
     }
+    let ms = |d: std::time::Duration| d.as_millis() as u64;
+    tracing::info!(
+        distribution = %row.id,
+        audience,
+        queued,
+        snapshot_ms = ms(snapshot_took),
+        pages_ms = ms(pages_started.elapsed()),
+        reading_ms = ms(reading),
+        drawing_ms = ms(drawing),
+        waiting_for_rendering_ms = ms(waiting),
+        queueing_ms = ms(queueing),
+        "SEND materialised"
+    );
     Ok(SendOutcome {
         audience,
         queued,
         exclusions,
-        codes_published: needed,
+        codes_published: published,
         segments_total,
         replayed: false,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use base64::Engine as _;
+    use rand::SeedableRng;
+
+    #[test]
+    fn qr_tokens_carry_the_voucher_id_then_random_bytes() {
+        let mut rng = rand_chacha::ChaCha20Rng::from_entropy();
+        let a = qr_token(&mut rng, 0x0102_0304_0506);
+        let b = qr_token(&mut rng, 0x0102_0304_0506);
+        assert_eq!(a.len(), QR_TOKEN_CHARS);
+        assert_ne!(a, b, "the random part differs");
+        let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(&a)
+            .expect("URL-safe base64");
+        assert_eq!(&bytes[..6], &[1, 2, 3, 4, 5, 6]);
+        // Neighbouring vouchers share the token's first characters, so a page of a SEND
+        // writes its tokens into one narrow range of the index.
+        let next = qr_token(&mut rng, 0x0102_0304_0507);
+        assert_eq!(next[..7], a[..7]);
+        assert_ne!(next[..8], a[..8]);
+    }
 }

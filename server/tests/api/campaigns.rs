@@ -190,6 +190,34 @@ both_backends! {
 }
 
 both_backends! {
+    async fn a_deleted_customers_code_stays_published(app: TestApp) {
+        app.with_admin().await;
+        let key = app.api_key("marketer").await;
+        let c = campaign(&app, &key, "K-#####", 1).await;
+        let id = c["id"].as_str().unwrap();
+        let ana = customer(&app, &key, "ana").await;
+        let (status, published) = post(&app, &key, "/v1/publications", json!({"campaign": id, "customer": "ana"})).await;
+        assert_eq!(status, StatusCode::CREATED, "{published}");
+        let code = published["voucher"]["code"].as_str().unwrap().to_owned();
+        let deleted = app.new_client().delete(app.url(&format!("/v1/customers/{ana}"))).bearer_auth(&key).send().await.unwrap();
+        assert_eq!(deleted.status(), StatusCode::NO_CONTENT);
+        // The code was sent once: it keeps its publication, without a holder, and is never
+        // handed to anyone else.
+        let found = get(&app, &key, &format!("/v1/campaigns/{id}/vouchers?q={code}")).await;
+        assert_eq!(found["data"][0]["state"], "published", "{found}");
+        assert!(found["data"][0]["customer"].is_null(), "{found}");
+        customer(&app, &key, "ben").await;
+        let (status, body) = post(&app, &key, "/v1/publications", json!({"campaign": id, "customer": "ben"})).await;
+        assert_eq!(status, StatusCode::CONFLICT, "{body}");
+        let db = Database::connect(&app.database_url).await.unwrap();
+        let row = db.query_one(Statement::from_string(db.get_database_backend(),
+            "SELECT COUNT(*) AS n FROM publications WHERE customer_id IS NULL")).await.unwrap().unwrap();
+        assert_eq!(row.try_get::<i64>("", "n").unwrap(), 1);
+        db.close().await.ok();
+    }
+}
+
+both_backends! {
     async fn redemption_conflicts_are_refused_with_the_reason(app: TestApp) {
         app.with_admin().await;
         let key = app.api_key("marketer").await;
