@@ -274,14 +274,7 @@ impl BenchApp {
 
 /// The process's peak resident memory (VmHWM), in KiB; 0 where /proc is missing.
 fn peak_rss_kib() -> u64 {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("VmHWM:"))
-                .and_then(|l| l.split_whitespace().nth(1).and_then(|v| v.parse().ok()))
-        })
-        .unwrap_or(0)
+    rss_of(std::process::id()).1
 }
 
 fn codes() {
