@@ -159,6 +159,12 @@ pub async fn enqueue(
 
 /// Leases up to `limit` due deliveries of an integration to `owner` until `lease_until`.
 /// PostgreSQL skips rows another process holds; SQLite has one writer at a time anyway.
+///
+/// The claimed rows come back as one JSON array: on SQLite every result row is a hand-over
+/// between the database thread and the caller, which cost more than the claim itself.
+/// SQLite cannot aggregate what an `UPDATE … RETURNING` returns, so there the claim is
+/// followed by a read of the rows it leased, found by this claim's own `lease_until` (unique
+/// per process, see [`unique_lease_until`]) and `owner`.
 pub async fn claim(
     db: &impl ConnectionTrait,
     integration_id: &str,
@@ -167,8 +173,12 @@ pub async fn claim(
     limit: u32,
 ) -> Result<Vec<Claimed>, DbErr> {
     let backend = db.get_database_backend();
+    let lease_until = unique_lease_until(lease_until);
     let now = now_millis();
     let mut q = Sql::new(backend);
+    if backend == DbBackend::Postgres {
+        q.push("WITH c AS (");
+    }
     q.push("UPDATE deliveries SET status = 'sending', lease_owner = ")
         .bind(owner.to_owned())
         .push(", lease_until = ")
@@ -183,30 +193,75 @@ pub async fn claim(
         .bind(now)
         .push(" ORDER BY priority, send_after, id LIMIT ")
         .bind(i64::from(limit));
-    if backend == DbBackend::Postgres {
-        q.push(" FOR UPDATE SKIP LOCKED");
-    }
-    q.push(") AND status = 'pending' RETURNING id, customer_id, recipient, body, encoding, segments, attempts, priority");
-    let rows = db.query_all(q.statement()).await?;
-    let mut claimed = rows
-        .iter()
-        .map(claimed_row)
-        .collect::<Result<Vec<_>, _>>()?;
+    let rows = if backend == DbBackend::Postgres {
+        q.push(" FOR UPDATE SKIP LOCKED) AND status = 'pending' RETURNING ")
+            .push(CLAIMED_COLUMNS)
+            .push(") SELECT CAST(COALESCE(json_agg(json_build_array(")
+            .push(CLAIMED_COLUMNS)
+            .push(")), '[]') AS TEXT) AS page FROM c");
+        db.query_one(q.statement()).await?
+    } else {
+        q.push(") AND status = 'pending'");
+        if db.execute(q.statement()).await?.rows_affected() == 0 {
+            return Ok(Vec::new());
+        }
+        let mut q = Sql::new(backend);
+        q.push("SELECT json_group_array(json_array(")
+            .push(CLAIMED_COLUMNS)
+            .push(")) AS page FROM deliveries WHERE integration_id = ")
+            .bind(integration_id.to_owned())
+            .push(" AND status = 'sending' AND lease_until = ")
+            .bind(lease_until)
+            .push(" AND lease_owner = ")
+            .bind(owner.to_owned());
+        db.query_one(q.statement()).await?
+    };
+    let page: Option<String> = rows.map(|r| r.try_get("", "page")).transpose()?;
+    let rows: Vec<ClaimedRow> = match page {
+        Some(text) => serde_json::from_str(&text).map_err(|e| DbErr::Custom(e.to_string()))?,
+        None => Vec::new(),
+    };
+    let mut claimed: Vec<Claimed> = rows.into_iter().map(Claimed::from).collect();
     claimed.sort_by_key(|c| (c.priority, c.id));
     Ok(claimed)
 }
 
-fn claimed_row(r: &QueryResult) -> Result<Claimed, DbErr> {
-    Ok(Claimed {
-        id: r.try_get("", "id")?,
-        customer_id: r.try_get("", "customer_id")?,
-        recipient: r.try_get("", "recipient")?,
-        body: r.try_get("", "body")?,
-        unicode: r.try_get::<String>("", "encoding")? != "GSM-7",
-        segments: r.try_get::<i32>("", "segments")?.max(1) as u32,
-        attempts: r.try_get::<i32>("", "attempts")?.max(0) as u32,
-        priority: r.try_get("", "priority")?,
-    })
+const CLAIMED_COLUMNS: &str =
+    "id, customer_id, recipient, body, encoding, segments, attempts, priority";
+
+/// A claimed row as the JSON array `CLAIMED_COLUMNS` make.
+type ClaimedRow = (i64, Option<String>, String, String, String, i64, i64, i64);
+
+impl From<ClaimedRow> for Claimed {
+    fn from(
+        (id, customer_id, recipient, body, encoding, segments, attempts, priority): ClaimedRow,
+    ) -> Self {
+        Self {
+            id,
+            customer_id,
+            recipient,
+            body,
+            unicode: encoding != "GSM-7",
+            segments: segments.clamp(1, i64::from(u32::MAX)) as u32,
+            attempts: attempts.clamp(0, i64::from(u32::MAX)) as u32,
+            priority: priority.clamp(i64::from(i16::MIN), i64::from(i16::MAX)) as i16,
+        }
+    }
+}
+
+/// `wanted`, or the smallest value after every earlier claim's in this process: a claim's
+/// rows are found again by their `lease_until`, so no two claims of one process share one.
+fn unique_lease_until(wanted: i64) -> i64 {
+    use std::sync::atomic::{AtomicI64, Ordering};
+    static LAST: AtomicI64 = AtomicI64::new(i64::MIN);
+    let mut prev = LAST.load(Ordering::Relaxed);
+    loop {
+        let next = wanted.max(prev.saturating_add(1));
+        match LAST.compare_exchange_weak(prev, next, Ordering::Relaxed, Ordering::Relaxed) {
+            Ok(_) => return next,
+            Err(actual) => prev = actual,
+        }
+    }
 }
 
 /// Of the claimed deliveries, skips those whose customer has opted out since they were
@@ -670,6 +725,16 @@ mod tests {
         assert_eq!(earlier_than(ACCEPTED), vec![PENDING, SENDING]);
         assert!(earlier_than(DELIVERED).contains(&SENT));
         assert!(!earlier_than(FAILED).contains(&DELIVERED));
+    }
+
+    #[test]
+    fn no_two_claims_of_a_process_share_a_lease_until() {
+        let wanted = now_millis() + 60_000;
+        let leases: Vec<i64> = (0..1000).map(|_| unique_lease_until(wanted)).collect();
+        assert!(leases.windows(2).all(|w| w[0] < w[1]), "strictly increasing");
+        assert!(leases[0] >= wanted);
+        // A later, longer lease is taken as asked.
+        assert_eq!(unique_lease_until(wanted + 10_000_000), wanted + 10_000_000);
     }
 
     #[test]

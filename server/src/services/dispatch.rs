@@ -5,8 +5,8 @@
 //! PostgreSQL never send through an integration at once and never exceed its rate. A
 //! dispatcher claims a short batch (about a second of sending) under a lease in one short
 //! statement, checks consent again, then sends each message when the pacer allows, with at
-//! most `in_flight` requests open. No transaction is held during HTTP. Outcomes go to one
-//! recorder task, which writes them in batches.
+//! most `in_flight` requests open, all driven by the dispatcher's own task. No transaction
+//! is held during HTTP. Outcomes go in batches to one recorder task, which writes them.
 //!
 //! The engine wakes at once when work is queued in this process (`wake`), and otherwise looks
 //! once a second (work queued by another process, retries coming due).
@@ -15,6 +15,7 @@ use super::deliveries::{self as queue, Claimed, Outcome};
 use super::integrations::IntegrationService;
 use crate::ids::now_millis;
 use crate::providers::{Failure, OutgoingSms, SmsProvider};
+use futures::{future::BoxFuture, stream::FuturesUnordered, StreamExt};
 use rand::Rng;
 use sea_orm::DatabaseConnection;
 use std::{
@@ -23,7 +24,7 @@ use std::{
     time::Duration,
 };
 use tokio::{
-    sync::{mpsc, watch, Notify, Semaphore},
+    sync::{mpsc, watch, Notify},
     task::JoinHandle,
     time::Instant,
 };
@@ -54,7 +55,7 @@ pub struct Engine {
     wake: Arc<Notify>,
     public_url: String,
     running: Mutex<HashMap<String, JoinHandle<()>>>,
-    recorder: Mutex<Option<mpsc::Sender<(i64, Outcome)>>>,
+    recorder: Mutex<Option<mpsc::Sender<Vec<(i64, Outcome)>>>>,
     stop: watch::Sender<bool>,
 }
 
@@ -84,7 +85,7 @@ impl Engine {
 
     /// Starts the engine; it runs until `shutdown`.
     pub fn start(self: &Arc<Self>) -> JoinHandle<()> {
-        let (tx, rx) = mpsc::channel(4096);
+        let (tx, rx) = mpsc::channel(256);
         *self.recorder.lock().expect("recorder lock") = Some(tx);
         let recorder = tokio::spawn(record_loop(self.db.clone(), rx));
         let this = self.clone();
@@ -177,7 +178,7 @@ impl Engine {
         Ok(())
     }
 
-    fn recorder(&self) -> Option<mpsc::Sender<(i64, Outcome)>> {
+    fn recorder(&self) -> Option<mpsc::Sender<Vec<(i64, Outcome)>>> {
         self.recorder.lock().expect("recorder lock").clone()
     }
 
@@ -215,12 +216,12 @@ impl Engine {
         let adapter: Arc<dyn SmsProvider> = Arc::from(adapter);
         let rate = f64::from(rate.max(1));
         let in_flight = (rate as usize).clamp(2, 64);
-        let permits = Arc::new(Semaphore::new(in_flight));
         // About a second of sending per claim, so consent checked at claim time is fresh.
         let batch = (rate as u32).clamp(1, 500);
         let mut pacer = Pacer::new(rate);
         let throttle = Arc::new(Mutex::new(Throttle::default()));
         let mut stop = self.stop.subscribe();
+        let mut flight = InFlight::new(&record);
         // The next batch is claimed while this one is sent, so the provider never waits on
         // the database.
         let claim_next = || {
@@ -243,14 +244,18 @@ impl Engine {
             let paused = throttle.lock().expect("throttle lock").paused_until;
             if next.is_none() {
                 if let Some(until) = paused.filter(|u| *u > Instant::now()) {
-                    tokio::select! {
-                        () = tokio::time::sleep_until(until.min(Instant::now() + RENEW_EVERY)) => {}
-                        _ = stop.changed() => {}
-                    }
+                    flight
+                        .wait_for(async {
+                            tokio::select! {
+                                () = tokio::time::sleep_until(until.min(Instant::now() + RENEW_EVERY)) => {}
+                                _ = stop.changed() => {}
+                            }
+                        })
+                        .await;
                     continue;
                 }
             }
-            let claimed = match next.take().unwrap_or_else(claim_next).await {
+            let claimed = match flight.wait_for(next.take().unwrap_or_else(claim_next)).await {
                 Ok(Ok(b)) if b.claimed == 0 => break Ok(()),
                 Ok(Ok(b)) => b.items,
                 Ok(Err(e)) => break Err(e),
@@ -275,44 +280,44 @@ impl Engine {
                     }
                 }
                 let paused = throttle.lock().expect("throttle lock").paused_until;
-                let go = tokio::select! {
-                    () = pacer.wait(item.segments, paused) => true,
-                    _ = stop.changed() => false,
-                };
-                let permit = if go {
-                    permits.clone().acquire_owned().await.ok()
-                } else {
-                    None
-                };
-                let Some(permit) = permit else {
+                let go = flight
+                    .wait_for(async {
+                        tokio::select! {
+                            () = pacer.wait(item.segments, paused) => true,
+                            _ = stop.changed() => false,
+                        }
+                    })
+                    .await;
+                if !go {
                     release(&record, std::iter::once(item.id).chain(rest.map(|r| r.id))).await;
                     release_ahead(&record, next.take()).await;
                     continue 'outer;
-                };
+                }
+                while flight.sending.len() >= in_flight {
+                    flight.pump().await;
+                }
+                let (id, attempts) = (item.id, item.attempts);
                 let sms = OutgoingSms {
-                    to: item.recipient.clone(),
-                    body: item.body.clone(),
+                    to: item.recipient,
+                    body: item.body,
                     unicode: item.unicode,
                     status_callback: Some(format!(
                         "{}/webhooks/sms/{}/status?d={}",
-                        self.public_url, integration_id, item.id
+                        self.public_url, integration_id, id
                     )),
-                    reference: item.id.to_string(),
+                    reference: id.to_string(),
                 };
                 let adapter = adapter.clone();
-                let record = record.clone();
                 let throttle = throttle.clone();
-                tokio::spawn(async move {
+                flight.sending.push(Box::pin(async move {
                     let result = adapter.send(&sms).await;
-                    let outcome = outcome_of(&item, result, &throttle);
-                    let _ = record.send((item.id, outcome)).await;
-                    drop(permit);
-                });
+                    (id, outcome_of(attempts, result, &throttle))
+                }));
             }
         };
         release_ahead(&record, next.take()).await;
-        // Wait for the requests in flight.
-        let _ = permits.acquire_many(in_flight as u32).await;
+        // The requests in flight finish, and everything is handed to the recorder.
+        flight.finish().await;
         result
     }
 
@@ -378,7 +383,7 @@ async fn claim_batch(
 
 /// Hands back a batch claimed ahead and not started.
 async fn release_ahead(
-    record: &mpsc::Sender<(i64, Outcome)>,
+    record: &mpsc::Sender<Vec<(i64, Outcome)>>,
     next: Option<tokio::task::JoinHandle<Result<ClaimedBatch, String>>>,
 ) {
     if let Some(handle) = next {
@@ -388,9 +393,90 @@ async fn release_ahead(
     }
 }
 
-async fn release(record: &mpsc::Sender<(i64, Outcome)>, ids: impl Iterator<Item = i64>) {
-    for id in ids {
-        let _ = record.send((id, Outcome::Released)).await;
+async fn release(record: &mpsc::Sender<Vec<(i64, Outcome)>>, ids: impl Iterator<Item = i64>) {
+    let released: Vec<_> = ids.map(|id| (id, Outcome::Released)).collect();
+    if !released.is_empty() {
+        let _ = record.send(released).await;
+    }
+}
+
+/// Outcomes are handed to the recorder this many at a time, or this long after the first
+/// of them finished, whichever comes first.
+const HAND_OVER_AT: usize = 200;
+const HAND_OVER_AFTER: Duration = Duration::from_millis(20);
+
+/// A dispatcher's requests in flight. They are polled by the dispatcher's own task, the way
+/// a plain HTTP client loop drives its requests: a task and a channel message per message
+/// cost more than the sending itself at high rates. Finished requests' outcomes go to the
+/// recorder in batches.
+struct InFlight<'a> {
+    sending: FuturesUnordered<BoxFuture<'static, (i64, Outcome)>>,
+    done: Vec<(i64, Outcome)>,
+    /// When the oldest outcome in `done` finished.
+    oldest: Option<Instant>,
+    record: &'a mpsc::Sender<Vec<(i64, Outcome)>>,
+}
+
+impl<'a> InFlight<'a> {
+    fn new(record: &'a mpsc::Sender<Vec<(i64, Outcome)>>) -> Self {
+        Self {
+            sending: FuturesUnordered::new(),
+            done: Vec::new(),
+            oldest: None,
+            record,
+        }
+    }
+
+    /// Hands the finished outcomes to the recorder. Cancel-safe: nothing is taken until the
+    /// channel has room.
+    async fn hand_over(&mut self) {
+        if self.done.is_empty() {
+            return;
+        }
+        if let Ok(permit) = self.record.reserve().await {
+            permit.send(std::mem::take(&mut self.done));
+        }
+        self.oldest = None;
+    }
+
+    /// Waits for one request to finish or for finished outcomes to be due at the recorder;
+    /// never returns while there is neither. Cancel-safe.
+    async fn pump(&mut self) {
+        let due = self.oldest.map(|t| t + HAND_OVER_AFTER);
+        tokio::select! {
+            biased;
+            Some(done) = self.sending.next(), if !self.sending.is_empty() => {
+                self.oldest.get_or_insert_with(Instant::now);
+                self.done.push(done);
+                if self.done.len() >= HAND_OVER_AT {
+                    self.hand_over().await;
+                }
+            }
+            () = tokio::time::sleep_until(due.unwrap_or_else(Instant::now)), if due.is_some() => {
+                self.hand_over().await;
+            }
+            else => std::future::pending::<()>().await,
+        }
+    }
+
+    /// Waits for `work`, meanwhile keeping the requests in flight moving.
+    async fn wait_for<T>(&mut self, work: impl std::future::Future<Output = T>) -> T {
+        tokio::pin!(work);
+        loop {
+            tokio::select! {
+                biased;
+                out = &mut work => return out,
+                () = self.pump() => {}
+            }
+        }
+    }
+
+    /// Waits for every request in flight and hands everything over.
+    async fn finish(&mut self) {
+        while !self.sending.is_empty() {
+            self.pump().await;
+        }
+        self.hand_over().await;
     }
 }
 
@@ -402,7 +488,7 @@ struct Throttle {
 }
 
 fn outcome_of(
-    item: &Claimed,
+    attempts: u32,
     result: Result<crate::providers::Accepted, Failure>,
     throttle: &Mutex<Throttle>,
 ) -> Outcome {
@@ -450,7 +536,7 @@ fn outcome_of(
             throttled: false,
             ..
         }) => {
-            let attempt = item.attempts + 1;
+            let attempt = attempts + 1;
             if attempt >= MAX_ATTEMPTS {
                 Outcome::Failed {
                     code,
@@ -516,14 +602,12 @@ impl Pacer {
     }
 }
 
-/// Writes outcomes in batches: whatever has arrived, up to 500 at a time.
-async fn record_loop(db: DatabaseConnection, mut rx: mpsc::Receiver<(i64, Outcome)>) {
-    let mut batch = Vec::with_capacity(500);
-    while let Some(first) = rx.recv().await {
-        batch.push(first);
-        while batch.len() < 500 {
+/// Writes outcomes in batches: whatever has arrived, up to about 1,000 at a time.
+async fn record_loop(db: DatabaseConnection, mut rx: mpsc::Receiver<Vec<(i64, Outcome)>>) {
+    while let Some(mut batch) = rx.recv().await {
+        while batch.len() < 1000 {
             match rx.try_recv() {
-                Ok(x) => batch.push(x),
+                Ok(more) => batch.extend(more),
                 Err(_) => break,
             }
         }
@@ -543,7 +627,6 @@ async fn record_loop(db: DatabaseConnection, mut rx: mpsc::Receiver<(i64, Outcom
                 }
             }
         }
-        batch.clear();
     }
 }
 
