@@ -52,6 +52,7 @@ pub struct Claimed {
     pub segments: u32,
     pub attempts: u32,
     pub priority: i16,
+    pub send_after: i64,
 }
 
 /// What became of one attempt, to be recorded.
@@ -165,12 +166,18 @@ pub async fn enqueue(
 /// SQLite cannot aggregate what an `UPDATE … RETURNING` returns, so there the claim is
 /// followed by a read of the rows it leased, found by this claim's own `lease_until` (unique
 /// per process, see [`unique_lease_until`]) and `owner`.
+///
+/// `after` starts the search after a position in the due order (priority, send_after, id),
+/// normally the last row of the previous claim. On PostgreSQL the rows claimed before stay in
+/// the due index as dead entries until vacuum, and a search from the start walks all of them
+/// on every claim; work that sorts before `after` is found by the next search from the start.
 pub async fn claim(
     db: &impl ConnectionTrait,
     integration_id: &str,
     owner: &str,
     lease_until: i64,
     limit: u32,
+    after: Option<DueKey>,
 ) -> Result<Vec<Claimed>, DbErr> {
     let backend = db.get_database_backend();
     let lease_until = unique_lease_until(lease_until);
@@ -190,8 +197,17 @@ pub async fn claim(
         .push(" WHERE id IN (SELECT id FROM deliveries WHERE integration_id = ")
         .bind(integration_id.to_owned())
         .push(" AND status = 'pending' AND send_after <= ")
-        .bind(now)
-        .push(" ORDER BY priority, send_after, id LIMIT ")
+        .bind(now);
+    if let Some(key) = after {
+        q.push(" AND (priority, send_after, id) > (")
+            .bind(key.priority)
+            .push(", ")
+            .bind(key.send_after)
+            .push(", ")
+            .bind(key.id)
+            .push(")");
+    }
+    q.push(" ORDER BY priority, send_after, id LIMIT ")
         .bind(i64::from(limit));
     let rows = if backend == DbBackend::Postgres {
         q.push(" FOR UPDATE SKIP LOCKED) AND status = 'pending' RETURNING ")
@@ -227,14 +243,42 @@ pub async fn claim(
 }
 
 const CLAIMED_COLUMNS: &str =
-    "id, customer_id, recipient, body, encoding, segments, attempts, priority";
+    "id, customer_id, recipient, body, encoding, segments, attempts, priority, send_after";
 
 /// A claimed row as the JSON array `CLAIMED_COLUMNS` make.
-type ClaimedRow = (i64, Option<String>, String, String, String, i64, i64, i64);
+type ClaimedRow = (
+    i64,
+    Option<String>,
+    String,
+    String,
+    String,
+    i64,
+    i64,
+    i64,
+    i64,
+);
+
+/// A position in the order work is claimed in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub struct DueKey {
+    pub priority: i16,
+    pub send_after: i64,
+    pub id: i64,
+}
+
+impl Claimed {
+    pub fn due_key(&self) -> DueKey {
+        DueKey {
+            priority: self.priority,
+            send_after: self.send_after,
+            id: self.id,
+        }
+    }
+}
 
 impl From<ClaimedRow> for Claimed {
     fn from(
-        (id, customer_id, recipient, body, encoding, segments, attempts, priority): ClaimedRow,
+        (id, customer_id, recipient, body, encoding, segments, attempts, priority, send_after): ClaimedRow,
     ) -> Self {
         Self {
             id,
@@ -245,6 +289,7 @@ impl From<ClaimedRow> for Claimed {
             segments: segments.clamp(1, i64::from(u32::MAX)) as u32,
             attempts: attempts.clamp(0, i64::from(u32::MAX)) as u32,
             priority: priority.clamp(i64::from(i16::MIN), i64::from(i16::MAX)) as i16,
+            send_after,
         }
     }
 }
@@ -731,7 +776,10 @@ mod tests {
     fn no_two_claims_of_a_process_share_a_lease_until() {
         let wanted = now_millis() + 60_000;
         let leases: Vec<i64> = (0..1000).map(|_| unique_lease_until(wanted)).collect();
-        assert!(leases.windows(2).all(|w| w[0] < w[1]), "strictly increasing");
+        assert!(
+            leases.windows(2).all(|w| w[0] < w[1]),
+            "strictly increasing"
+        );
         assert!(leases[0] >= wanted);
         // A later, longer lease is taken as asked.
         assert_eq!(unique_lease_until(wanted + 10_000_000), wanted + 10_000_000);

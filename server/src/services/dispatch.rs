@@ -11,7 +11,7 @@
 //! The engine wakes at once when work is queued in this process (`wake`), and otherwise looks
 //! once a second (work queued by another process, retries coming due).
 
-use super::deliveries::{self as queue, Claimed, Outcome};
+use super::deliveries::{self as queue, Claimed, DueKey, Outcome};
 use super::integrations::IntegrationService;
 use crate::ids::now_millis;
 use crate::providers::{Failure, OutgoingSms, SmsProvider};
@@ -44,6 +44,9 @@ const BACKOFF_CAP: Duration = Duration::from_secs(300);
 /// Ambiguous sends without a status callback after this long are settled as failed.
 pub const UNKNOWN_TIMEOUT: Duration = Duration::from_secs(3600);
 const POLL: Duration = Duration::from_secs(1);
+/// How often a busy dispatcher searches the queue from the start (urgent work queued
+/// meanwhile, leases to recover).
+const SEARCH_FROM_START_EVERY: Duration = Duration::from_secs(1);
 /// How long shutdown waits for dispatchers (the HTTP timeout and a margin).
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(20);
 
@@ -224,14 +227,18 @@ impl Engine {
         let mut flight = InFlight::new(&record);
         // The next batch is claimed while this one is sent, so the provider never waits on
         // the database.
-        let claim_next = || {
+        // Each claim searches on from the last one's last row, and from the start (after
+        // recovering expired leases) at least once a second, after a short batch and after
+        // anything was handed back.
+        let claim_next = |after: Option<DueKey>| {
             let (db, id, owner) = (
                 self.db.clone(),
                 integration_id.to_owned(),
                 self.owner.clone(),
             );
-            tokio::spawn(async move { claim_batch(&db, &id, &owner, batch, rate).await })
+            tokio::spawn(async move { claim_batch(&db, &id, &owner, batch, rate, after).await })
         };
+        let mut searched_from_start = Instant::now();
         let mut next: Option<tokio::task::JoinHandle<Result<ClaimedBatch, String>>> = None;
         let result = 'outer: loop {
             if *stop.borrow() {
@@ -255,13 +262,32 @@ impl Engine {
                     continue;
                 }
             }
-            let claimed = match flight.wait_for(next.take().unwrap_or_else(claim_next)).await {
+            let claim = next.take().unwrap_or_else(|| {
+                searched_from_start = Instant::now();
+                claim_next(None)
+            });
+            let claimed = match flight.wait_for(claim).await {
+                // Nothing after the last position: the search from the start decides.
+                Ok(Ok(b)) if b.claimed == 0 && b.after.is_some() => continue 'outer,
                 Ok(Ok(b)) if b.claimed == 0 => break Ok(()),
-                Ok(Ok(b)) => b.items,
+                Ok(Ok(b)) => b,
                 Ok(Err(e)) => break Err(e),
                 Err(e) => break Err(e.to_string()),
             };
-            next = Some(claim_next());
+            let from = match claimed.last {
+                Some(last)
+                    if claimed.claimed == batch as usize
+                        && searched_from_start.elapsed() < SEARCH_FROM_START_EVERY =>
+                {
+                    Some(last)
+                }
+                _ => {
+                    searched_from_start = Instant::now();
+                    None
+                }
+            };
+            next = Some(claim_next(from));
+            let claimed = claimed.items;
             let mut rest = claimed.into_iter();
             while let Some(item) = rest.next() {
                 let held_back = throttle
@@ -344,6 +370,9 @@ impl Engine {
 struct ClaimedBatch {
     claimed: usize,
     items: Vec<Claimed>,
+    /// Where the search started (`None`: from the start) and the last row it claimed.
+    after: Option<DueKey>,
+    last: Option<DueKey>,
 }
 
 /// Recovers expired leases, then claims about a second of work and skips the opted out.
@@ -353,26 +382,33 @@ async fn claim_batch(
     owner: &str,
     batch: u32,
     rate: f64,
+    after: Option<DueKey>,
 ) -> Result<ClaimedBatch, String> {
-    match queue::recover_expired(db, integration_id, owner).await {
-        Ok(0) => {}
-        Ok(n) => {
-            tracing::info!(integration = %integration_id, count = n, "recovered messages whose lease ran out")
+    // Recovered work may sort before `after`, so recovery comes with searches from the start.
+    if after.is_none() {
+        match queue::recover_expired(db, integration_id, owner).await {
+            Ok(0) => {}
+            Ok(n) => {
+                tracing::info!(integration = %integration_id, count = n, "recovered messages whose lease ran out")
+            }
+            Err(e) => return Err(e.to_string()),
         }
-        Err(e) => return Err(e.to_string()),
     }
     // Twice the time the batch takes at one segment a message, and the batch claimed ahead;
     // a longer batch is safe too, since only the holder of the integration lease recovers.
     let expected = Duration::from_secs_f64(f64::from(batch) * 4.0 / rate);
     let until = now_millis() + (expected + DELIVERY_LEASE_MARGIN).as_millis() as i64;
-    let claimed = queue::claim(db, integration_id, owner, until, batch)
+    let claimed = queue::claim(db, integration_id, owner, until, batch, after)
         .await
         .map_err(|e| e.to_string())?;
+    let last = claimed.iter().map(Claimed::due_key).max();
     // On an error the leases run out and the messages are recovered.
     let skipped = queue::skip_opted_out(db, &claimed)
         .await
         .map_err(|e| e.to_string())?;
     Ok(ClaimedBatch {
+        after,
+        last,
         claimed: claimed.len(),
         items: claimed
             .into_iter()
