@@ -182,41 +182,53 @@ pub async fn claim(
     let backend = db.get_database_backend();
     let lease_until = unique_lease_until(lease_until);
     let now = now_millis();
+    // The due rows, first first.
+    let due = |q: &mut Sql| {
+        q.push("SELECT id FROM deliveries WHERE integration_id = ")
+            .bind(integration_id.to_owned())
+            .push(" AND status = 'pending' AND send_after <= ")
+            .bind(now);
+        if let Some(key) = after {
+            q.push(" AND (priority, send_after, id) > (")
+                .bind(key.priority)
+                .push(", ")
+                .bind(key.send_after)
+                .push(", ")
+                .bind(key.id)
+                .push(")");
+        }
+        q.push(" ORDER BY priority, send_after, id LIMIT ")
+            .bind(i64::from(limit));
+    };
     let mut q = Sql::new(backend);
-    if backend == DbBackend::Postgres {
-        q.push("WITH c AS (");
-    }
-    q.push("UPDATE deliveries SET status = 'sending', lease_owner = ")
-        .bind(owner.to_owned())
-        .push(", lease_until = ")
-        .bind(lease_until)
-        .push(", attempted_at = ")
-        .bind(now)
-        .push(", updated_at = ")
-        .bind(now)
-        .push(" WHERE id IN (SELECT id FROM deliveries WHERE integration_id = ")
-        .bind(integration_id.to_owned())
-        .push(" AND status = 'pending' AND send_after <= ")
-        .bind(now);
-    if let Some(key) = after {
-        q.push(" AND (priority, send_after, id) > (")
-            .bind(key.priority)
-            .push(", ")
-            .bind(key.send_after)
-            .push(", ")
-            .bind(key.id)
-            .push(")");
-    }
-    q.push(" ORDER BY priority, send_after, id LIMIT ")
-        .bind(i64::from(limit));
+    let set = |q: &mut Sql| {
+        q.push("UPDATE deliveries SET status = 'sending', lease_owner = ")
+            .bind(owner.to_owned())
+            .push(", lease_until = ")
+            .bind(lease_until)
+            .push(", attempted_at = ")
+            .bind(now)
+            .push(", updated_at = ")
+            .bind(now);
+    };
     let rows = if backend == DbBackend::Postgres {
-        q.push(" FOR UPDATE SKIP LOCKED) AND status = 'pending' RETURNING ")
-            .push(CLAIMED_COLUMNS)
+        // The pick is a materialised CTE, run once: as a subquery of the UPDATE, PostgreSQL
+        // may run it again per row, and with SKIP LOCKED each run picks other rows, so the
+        // claim could take more than `limit`.
+        q.push("WITH picked AS MATERIALIZED (");
+        due(&mut q);
+        q.push(" FOR UPDATE SKIP LOCKED), c AS (");
+        set(&mut q);
+        q.push(" FROM picked WHERE deliveries.id = picked.id AND deliveries.status = 'pending' RETURNING ")
+            .push(&CLAIMED_COLUMNS.split(", ").map(|c| format!("deliveries.{c}")).collect::<Vec<_>>().join(", "))
             .push(") SELECT CAST(COALESCE(json_agg(json_build_array(")
             .push(CLAIMED_COLUMNS)
             .push(")), '[]') AS TEXT) AS page FROM c");
         db.query_one(q.statement()).await?
     } else {
+        set(&mut q);
+        q.push(" WHERE id IN (");
+        due(&mut q);
         q.push(") AND status = 'pending'");
         if db.execute(q.statement()).await?.rows_affected() == 0 {
             return Ok(Vec::new());

@@ -29,6 +29,9 @@ use tokio::{
     time::Instant,
 };
 
+/// Attempts' outcomes as handed to the recorder: (delivery id, outcome).
+type Outcomes = Vec<(i64, Outcome)>;
+
 /// How long an integration lease lasts without renewal, and how often it is renewed.
 const INTEGRATION_LEASE: Duration = Duration::from_secs(10);
 const RENEW_EVERY: Duration = Duration::from_secs(2);
@@ -58,7 +61,7 @@ pub struct Engine {
     wake: Arc<Notify>,
     public_url: String,
     running: Mutex<HashMap<String, JoinHandle<()>>>,
-    recorder: Mutex<Option<mpsc::Sender<Vec<(i64, Outcome)>>>>,
+    recorder: Mutex<Option<mpsc::Sender<Outcomes>>>,
     stop: watch::Sender<bool>,
 }
 
@@ -181,7 +184,7 @@ impl Engine {
         Ok(())
     }
 
-    fn recorder(&self) -> Option<mpsc::Sender<Vec<(i64, Outcome)>>> {
+    fn recorder(&self) -> Option<mpsc::Sender<Outcomes>> {
         self.recorder.lock().expect("recorder lock").clone()
     }
 
@@ -419,7 +422,7 @@ async fn claim_batch(
 
 /// Hands back a batch claimed ahead and not started.
 async fn release_ahead(
-    record: &mpsc::Sender<Vec<(i64, Outcome)>>,
+    record: &mpsc::Sender<Outcomes>,
     next: Option<tokio::task::JoinHandle<Result<ClaimedBatch, String>>>,
 ) {
     if let Some(handle) = next {
@@ -429,7 +432,7 @@ async fn release_ahead(
     }
 }
 
-async fn release(record: &mpsc::Sender<Vec<(i64, Outcome)>>, ids: impl Iterator<Item = i64>) {
+async fn release(record: &mpsc::Sender<Outcomes>, ids: impl Iterator<Item = i64>) {
     let released: Vec<_> = ids.map(|id| (id, Outcome::Released)).collect();
     if !released.is_empty() {
         let _ = record.send(released).await;
@@ -447,14 +450,14 @@ const HAND_OVER_AFTER: Duration = Duration::from_millis(20);
 /// recorder in batches.
 struct InFlight<'a> {
     sending: FuturesUnordered<BoxFuture<'static, (i64, Outcome)>>,
-    done: Vec<(i64, Outcome)>,
+    done: Outcomes,
     /// When the oldest outcome in `done` finished.
     oldest: Option<Instant>,
-    record: &'a mpsc::Sender<Vec<(i64, Outcome)>>,
+    record: &'a mpsc::Sender<Outcomes>,
 }
 
 impl<'a> InFlight<'a> {
-    fn new(record: &'a mpsc::Sender<Vec<(i64, Outcome)>>) -> Self {
+    fn new(record: &'a mpsc::Sender<Outcomes>) -> Self {
         Self {
             sending: FuturesUnordered::new(),
             done: Vec::new(),
@@ -639,7 +642,7 @@ impl Pacer {
 }
 
 /// Writes outcomes in batches: whatever has arrived, up to about 1,000 at a time.
-async fn record_loop(db: DatabaseConnection, mut rx: mpsc::Receiver<Vec<(i64, Outcome)>>) {
+async fn record_loop(db: DatabaseConnection, mut rx: mpsc::Receiver<Outcomes>) {
     while let Some(mut batch) = rx.recv().await {
         while batch.len() < 1000 {
             match rx.try_recv() {

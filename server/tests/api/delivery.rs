@@ -305,3 +305,30 @@ both_backends! {
         db.close().await.ok();
     }
 }
+
+both_backends! {
+    async fn a_claim_searches_on_from_its_position_and_a_search_from_the_start_finds_what_sorts_before(app: TestApp) {
+        // No integration row: the engine leaves this queue alone and the test claims by hand.
+        let db = Database::connect(&app.database_url).await.unwrap();
+        let ids = queue(&db, "int_by_hand", &vec![None; 5]).await;
+        let ids_of = |claimed: &[deliveries::Claimed]| claimed.iter().map(|c| c.id).collect::<Vec<_>>();
+        let until = now_millis() + 60_000;
+        let first = deliveries::claim(&db, "int_by_hand", "proc_a", until, 2, None).await.unwrap();
+        assert_eq!(ids_of(&first), ids[..2]);
+        let position = first.iter().map(deliveries::Claimed::due_key).max();
+
+        // An urgent message queued now sorts before that position.
+        let urgent = NewDelivery {
+            kind: "test", distribution_id: None, customer_id: None, occurrence: String::new(),
+            integration_id: "int_by_hand".into(), priority: deliveries::PRIORITY_URGENT,
+            recipient: "+14155550199".into(), body: "Urgent".into(), send_after: now_millis(),
+        };
+        let urgent_id = deliveries::enqueue(&db, &[urgent]).await.unwrap()[0].unwrap();
+        let on = deliveries::claim(&db, "int_by_hand", "proc_a", until, 2, position).await.unwrap();
+        assert_eq!(ids_of(&on), ids[2..4], "searching on skips nothing after the position");
+        let from_start = deliveries::claim(&db, "int_by_hand", "proc_a", until, 10, None).await.unwrap();
+        assert_eq!(ids_of(&from_start), vec![urgent_id, ids[4]], "urgent first, nothing claimed twice");
+        assert_eq!(statuses(&db).await.get("sending"), Some(&6));
+        db.close().await.ok();
+    }
+}
