@@ -212,15 +212,15 @@ pub async fn claim(
             .bind(now);
     };
     let rows = if backend == DbBackend::Postgres {
-        // The pick is a materialised CTE, run once: as a subquery of the UPDATE, PostgreSQL
-        // may run it again per row, and with SKIP LOCKED each run picks other rows, so the
-        // claim could take more than `limit`.
-        q.push("WITH picked AS MATERIALIZED (");
-        due(&mut q);
-        q.push(" FOR UPDATE SKIP LOCKED), c AS (");
+        // The pick is an array built once (an InitPlan), then updated by primary key. As an
+        // `IN (subquery)` PostgreSQL may run the pick again for the join, and with SKIP LOCKED
+        // each run picks other rows, so the claim could take more than `limit`.
+        q.push("WITH c AS (");
         set(&mut q);
-        q.push(" FROM picked WHERE deliveries.id = picked.id AND deliveries.status = 'pending' RETURNING ")
-            .push(&CLAIMED_COLUMNS.split(", ").map(|c| format!("deliveries.{c}")).collect::<Vec<_>>().join(", "))
+        q.push(" WHERE id = ANY(ARRAY(");
+        due(&mut q);
+        q.push(" FOR UPDATE SKIP LOCKED)) AND status = 'pending' RETURNING ")
+            .push(CLAIMED_COLUMNS)
             .push(") SELECT CAST(COALESCE(json_agg(json_build_array(")
             .push(CLAIMED_COLUMNS)
             .push(")), '[]') AS TEXT) AS page FROM c");
