@@ -211,7 +211,7 @@ pub async fn claim(
             .push(", updated_at = ")
             .bind(now);
     };
-    let rows = if backend == DbBackend::Postgres {
+    let page = if backend == DbBackend::Postgres {
         // The pick is an array built once (an InitPlan), then updated by primary key. As an
         // `IN (subquery)` PostgreSQL may run the pick again for the join, and with SKIP LOCKED
         // each run picks other rows, so the claim could take more than `limit`.
@@ -221,10 +221,10 @@ pub async fn claim(
         due(&mut q);
         q.push(" FOR UPDATE SKIP LOCKED)) AND status = 'pending' RETURNING ")
             .push(CLAIMED_COLUMNS)
-            .push(") SELECT CAST(COALESCE(json_agg(json_build_array(")
-            .push(CLAIMED_COLUMNS)
-            .push(")), '[]') AS TEXT) AS page FROM c");
-        db.query_one(q.statement()).await?
+            .push(") ")
+            .push(&crate::db::json_page(backend, CLAIMED_COLUMNS, "id"))
+            .push("SELECT * FROM c) AS s");
+        q
     } else {
         set(&mut q);
         q.push(" WHERE id IN (");
@@ -234,21 +234,19 @@ pub async fn claim(
             return Ok(Vec::new());
         }
         let mut q = Sql::new(backend);
-        q.push("SELECT json_group_array(json_array(")
+        q.push(&crate::db::json_page(backend, CLAIMED_COLUMNS, "id"))
+            .push("SELECT ")
             .push(CLAIMED_COLUMNS)
-            .push(")) AS page FROM deliveries WHERE integration_id = ")
+            .push(" FROM deliveries WHERE integration_id = ")
             .bind(integration_id.to_owned())
             .push(" AND status = 'sending' AND lease_until = ")
             .bind(lease_until)
             .push(" AND lease_owner = ")
-            .bind(owner.to_owned());
-        db.query_one(q.statement()).await?
+            .bind(owner.to_owned())
+            .push(") AS s");
+        q
     };
-    let page: Option<String> = rows.map(|r| r.try_get("", "page")).transpose()?;
-    let rows: Vec<ClaimedRow> = match page {
-        Some(text) => serde_json::from_str(&text).map_err(|e| DbErr::Custom(e.to_string()))?,
-        None => Vec::new(),
-    };
+    let rows: Vec<ClaimedRow> = crate::db::fetch_json_page(db, page.statement()).await?;
     let mut claimed: Vec<Claimed> = rows.into_iter().map(Claimed::from).collect();
     claimed.sort_by_key(|c| (c.priority, c.id));
     Ok(claimed)

@@ -560,35 +560,6 @@ async fn queue_page(
     Ok(segments)
 }
 
-/// One row per page: the database hands over a page of rows as one JSON array (a row at a
-/// time costs a hand-over between threads per row on SQLite).
-/// Opens such a query; the rows' query follows, then `) AS s`.
-fn json_page(backend: DbBackend, columns: &str, order: &str) -> String {
-    match backend {
-        DbBackend::Postgres => format!(
-            "SELECT CAST(COALESCE(json_agg(json_build_array({columns}) ORDER BY {order}), '[]') AS TEXT) AS page FROM ("
-        ),
-        _ => format!("SELECT json_group_array(json_array({columns})) AS page FROM ("),
-    }
-}
-
-async fn fetch_page<T: serde::de::DeserializeOwned>(
-    txn: &impl ConnectionTrait,
-    q: Sql,
-) -> Result<Vec<T>, AppError> {
-    let text: Option<String> = txn
-        .query_one(q.statement())
-        .await
-        .map_err(internal)?
-        .map(|r| r.try_get("", "page"))
-        .transpose()
-        .map_err(internal)?;
-    match text {
-        Some(text) => serde_json::from_str(&text).map_err(|e| AppError::internal(&e)),
-        None => Ok(Vec::new()),
-    }
-}
-
 /// Draws `needed` free codes of the campaign after voucher id `after`, lowest ids first, and
 /// marks them published. A code another publication takes between the two statements (only
 /// possible on PostgreSQL) makes the SEND stop with nothing written, to be sent again.
@@ -601,7 +572,7 @@ async fn draw_codes(
 ) -> Result<Vec<(i64, String)>, AppError> {
     let backend = txn.get_database_backend();
     let mut q = Sql::new(backend);
-    q.push(&json_page(backend, "id, code", "id"))
+    q.push(&crate::db::json_page(backend, "id, code", "id"))
         .push("SELECT id, code FROM vouchers WHERE campaign_id = ")
         .bind(campaign.to_owned())
         .push(" AND published_at IS NULL AND id > ")
@@ -611,7 +582,9 @@ async fn draw_codes(
         .push(" ORDER BY campaign_id, published_at, id LIMIT ")
         .bind(needed as i64)
         .push(") AS s");
-    let mut drawn: Vec<(i64, String)> = fetch_page(txn, q).await?;
+    let mut drawn: Vec<(i64, String)> = crate::db::fetch_json_page(txn, q.statement())
+        .await
+        .map_err(internal)?;
     drawn.sort_unstable_by_key(|(id, _)| *id);
     let (Some(first), Some(last)) = (drawn.first(), drawn.last()) else {
         return Err(AppError::conflict(
@@ -995,7 +968,7 @@ async fn materialise(
         let clock = std::time::Instant::now();
         const COLUMNS: &str = "rn, customer_id, skip, existing, name, email, phone, source_id, metadata, code, token, expires_at";
         let mut q = Sql::new(backend);
-        q.push(&json_page(backend, COLUMNS, "rn"))
+        q.push(&crate::db::json_page(backend, COLUMNS, "rn"))
             .push("SELECT ")
             .push(COLUMNS)
             .push(" FROM send_audience WHERE rn > ")
@@ -1003,7 +976,9 @@ async fn materialise(
             .push(" ORDER BY rn LIMIT ")
             .bind(PAGE)
             .push(") AS s");
-        let rows: Vec<SnapshotRow> = fetch_page(txn, q).await?;
+        let rows: Vec<SnapshotRow> = crate::db::fetch_json_page(txn, q.statement())
+            .await
+            .map_err(internal)?;
         let mut page = Vec::with_capacity(rows.len());
         let mut fresh = 0usize;
         for r in rows {
