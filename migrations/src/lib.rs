@@ -11,6 +11,7 @@ mod m20261125_000005_integrations;
 mod m20261126_000006_deliveries;
 mod m20261126_000007_distributions;
 mod m20261126_000008_publications_unchecked;
+mod m20261126_000009_publication_marks_codes;
 
 pub struct Migrator;
 
@@ -26,6 +27,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261126_000006_deliveries::Migration),
             Box::new(m20261126_000007_distributions::Migration),
             Box::new(m20261126_000008_publications_unchecked::Migration),
+            Box::new(m20261126_000009_publication_marks_codes::Migration),
         ]
     }
 }

@@ -82,7 +82,12 @@ pub async fn connect(url: &str) -> Result<DatabaseConnection, DbErr> {
         .min_connections(1)
         .connect_timeout(Duration::from_secs(10))
         .acquire_timeout(Duration::from_secs(30))
-        .sqlx_logging(false);
+        .sqlx_logging(false)
+        // PostgreSQL's JIT compiles a query whose estimated cost is high, which takes 100 ms
+        // or more, for queries that run in milliseconds: a page of free codes (the planner
+        // cannot estimate how many codes are free) would spend a SEND of a million recipients
+        // over a minute compiling.
+        .map_sqlx_postgres_opts(|o| o.options([("jit", "off")]));
     let db = Database::connect(options).await?;
     if sqlite {
         // WAL lets readers proceed while one writer writes; the setting is stored in the file,

@@ -282,20 +282,19 @@ impl CampaignService {
     /// A uniformly drawn id between the campaign's first and last free code (0 when none is
     /// free); the claim then takes the first free code at or after it.
     async fn random_free_id(&self, campaign_id: &str) -> Result<i64, AppError> {
-        let mut bounds = [0i64; 2];
-        for (slot, order) in [(0, "ASC"), (1, "DESC")] {
-            let mut q = Sql::new(self.db.get_database_backend());
-            q.push("SELECT id FROM vouchers WHERE campaign_id = ")
-                .bind(campaign_id.to_owned())
-                .push(" AND published_at IS NULL ORDER BY id ")
-                .push(order)
-                .push(" LIMIT 1");
-            let row = self.db.query_one(q.statement()).await.map_err(internal)?;
-            bounds[slot] = row
-                .and_then(|r| r.try_get::<i64>("", "id").ok())
-                .unwrap_or(0);
-        }
-        let [low, high] = bounds;
+        let mark = published_through(&self.db, campaign_id)
+            .await
+            .map_err(internal)?;
+        let first = free_codes(&self.db, campaign_id, mark, 1, Walk::Up)
+            .await
+            .map_err(internal)?;
+        let last = free_codes(&self.db, campaign_id, i64::MAX, 1, Walk::Down)
+            .await
+            .map_err(internal)?;
+        let (low, high) = match (first.first(), last.first()) {
+            (Some(low), Some(high)) => (low.0, high.0),
+            _ => return Ok(0),
+        };
         if high <= low {
             return Ok(low);
         }
@@ -318,10 +317,99 @@ impl CampaignService {
         Ok(row.and_then(|r| r.try_get::<String>("", "code").ok()))
     }
 
-    const VOUCHER_COLUMNS: &'static str = "v.id, v.code, v.campaign_id, v.published_at, v.redeemed_at, \
+    const VOUCHER_COLUMNS: &'static str = "v.id, v.code, v.campaign_id, p.published_at, v.redeemed_at, \
         p.customer_id, p.expires_at, p.token, k.expiration_date, c.name AS customer_name, c.phone AS customer_phone \
         FROM vouchers v JOIN campaigns k ON k.id = v.campaign_id \
         LEFT JOIN publications p ON p.voucher_id = v.id LEFT JOIN customers c ON c.id = p.customer_id";
+}
+
+/// Which way [`free_codes`] walks a campaign's codes.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Walk {
+    /// Ids above the start, lowest first.
+    Up,
+    /// Ids below the start, highest first.
+    Down,
+}
+
+/// Up to `n` free codes of a campaign as `(voucher id, code)`, walking its codes from voucher
+/// id `from` (exclusive) in the given direction. A code is free when no publication holds it:
+/// nothing else marks a code published (migration 9).
+///
+/// The codes are read in windows in the order of the campaign's index, each with whether a
+/// publication holds it, and the held ones dropped here. Asked as a condition instead
+/// (`WHERE NOT EXISTS …`), PostgreSQL has no estimate of how many codes are free and may
+/// choose to read and sort every code of the campaign, or to merge against every
+/// publication, for each window.
+pub(crate) async fn free_codes(
+    db: &impl ConnectionTrait,
+    campaign_id: &str,
+    from: i64,
+    n: usize,
+    walk: Walk,
+) -> Result<Vec<(i64, String)>, DbErr> {
+    let backend = db.get_database_backend();
+    let (compare, order) = match walk {
+        Walk::Up => (" AND v.id > ", " ORDER BY v.campaign_id, v.id LIMIT "),
+        Walk::Down => (
+            " AND v.id < ",
+            " ORDER BY v.campaign_id DESC, v.id DESC LIMIT ",
+        ),
+    };
+    let mut out = Vec::with_capacity(n);
+    let mut cursor = from;
+    while out.len() < n {
+        // Codes above a campaign's mark are rarely held (single publications, at random
+        // places), so a window of what is still wanted is nearly always enough.
+        let window = (n - out.len()).max(16);
+        let mut q = Sql::new(backend);
+        q.push(&db::json_page(backend, "id, code, held", "id"))
+            .push("SELECT v.id AS id, v.code AS code, (SELECT fp.voucher_id FROM publications fp WHERE fp.voucher_id = v.id) AS held \
+                   FROM vouchers v WHERE v.campaign_id = ")
+            .bind(campaign_id.to_owned())
+            .push(compare)
+            .bind(cursor)
+            .push(order)
+            .bind(window as i64)
+            .push(") AS s");
+        let mut rows: Vec<(i64, String, Option<i64>)> =
+            db::fetch_json_page(db, q.statement()).await?;
+        match walk {
+            Walk::Up => rows.sort_unstable_by_key(|r| r.0),
+            Walk::Down => rows.sort_unstable_by_key(|r| std::cmp::Reverse(r.0)),
+        }
+        let Some(last) = rows.last() else {
+            break;
+        };
+        cursor = last.0;
+        let read = rows.len();
+        out.extend(
+            rows.into_iter()
+                .filter(|r| r.2.is_none())
+                .map(|(id, code, _)| (id, code))
+                .take(n - out.len()),
+        );
+        if read < window {
+            break;
+        }
+    }
+    Ok(out)
+}
+
+/// The id at or below which every code of the campaign is published (migration 9).
+pub(crate) async fn published_through(
+    db: &impl ConnectionTrait,
+    campaign_id: &str,
+) -> Result<i64, DbErr> {
+    let mut q = Sql::new(db.get_database_backend());
+    q.push("SELECT published_through FROM campaigns WHERE id = ")
+        .bind(campaign_id.to_owned());
+    Ok(db
+        .query_one(q.statement())
+        .await?
+        .map(|r| r.try_get::<i64>("", "published_through"))
+        .transpose()?
+        .unwrap_or(0))
 }
 
 /// Inserts codes, skipping any that exist in any campaign; answers with how many went in.
@@ -616,20 +704,13 @@ impl Campaigns for CampaignService {
             // Each claim starts at a random free position instead.
             let start = self.random_free_id(campaign_id).await?;
             let txn = crate::db::begin(&self.db).await.map_err(internal)?;
-            let mut q = Sql::new(backend);
-            q.push("UPDATE vouchers SET published_at = ")
-                .bind(now)
-                .push(" WHERE id = (SELECT id FROM vouchers WHERE campaign_id = ")
-                .bind(campaign_id.to_owned())
-                .push(" AND published_at IS NULL AND id >= ")
-                .bind(start)
-                .push(" ORDER BY id LIMIT 1");
-            if backend == DbBackend::Postgres {
-                q.push(" FOR UPDATE SKIP LOCKED");
-            }
-            q.push(") AND published_at IS NULL RETURNING id, code");
-            let claimed = txn.query_one(q.statement()).await.map_err(internal)?;
-            let Some(claimed) = claimed else {
+            // The code is taken by its publication row (keyed by the voucher id): a
+            // concurrent publisher of the same code fails on that key and tries another.
+            let claimed = free_codes(&txn, campaign_id, start.saturating_sub(1), 1, Walk::Up)
+                .await
+                .map_err(internal)?
+                .pop();
+            let Some((voucher_id, code)) = claimed else {
                 txn.rollback().await.map_err(internal)?;
                 if let Some(existing) = self.existing_publication(campaign_id, &customer_id).await?
                 {
@@ -649,8 +730,6 @@ impl Campaigns for CampaignService {
                 }
                 continue;
             };
-            let voucher_id: i64 = claimed.try_get("", "id").map_err(internal)?;
-            let code: String = claimed.try_get("", "code").map_err(internal)?;
             let token = random_token(TOKEN_BYTES);
             let mut q = Sql::new(backend);
             q.push("INSERT INTO publications (voucher_id, campaign_id, customer_id, source_id, token, published_at, expires_at) VALUES (")

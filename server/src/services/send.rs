@@ -5,13 +5,13 @@
 //! with an earlier recipient) and the code they already hold, if any. A pool too small for
 //! the audience stops it there, before anything is written. Then the snapshot is read a page
 //! at a time, in customer order, each page handed over as one JSON value: the page's new
-//! codes are drawn (the campaign's lowest free ids, marked published by id range), its texts
+//! codes are drawn (the campaign's lowest free ids; their publications take them), its texts
 //! rendered with the shared renderer on a blocking thread while the database queues the page
 //! before, with one INSERT of deliveries and one of publications. The keys a page writes
 //! (customer, voucher id, QR token prefix) all lie next to each other, so each index is
 //! written in one place per page, not at random.
 
-use super::{distributions::Row, rule_sql::Sql, tokens::random_token};
+use super::{campaigns::Walk, distributions::Row, rule_sql::Sql, tokens::random_token};
 use crate::ids::now_millis;
 use app::{
     domain::{
@@ -553,61 +553,36 @@ async fn queue_page(
     txn.execute(q.statement()).await.map_err(internal)?;
     if published > 0 {
         publications.push(") AS v");
-        txn.execute(publications.statement())
-            .await
-            .map_err(internal)?;
+        match txn.execute(publications.statement()).await {
+            Ok(_) => {}
+            // A code (or this customer's code of the campaign) was published by someone else
+            // after it was drawn (PostgreSQL only: SQLite's SEND holds the write lock).
+            Err(e) if crate::db::is_unique_violation(&e) => {
+                return Err(AppError::conflict(
+                    "Codes of this campaign were being handed out at the same moment; nothing was sent. Send again.",
+                ))
+            }
+            Err(e) => return Err(internal(e)),
+        }
     }
     Ok(segments)
 }
 
-/// Draws `needed` free codes of the campaign after voucher id `after`, lowest ids first, and
-/// marks them published. A code another publication takes between the two statements (only
-/// possible on PostgreSQL) makes the SEND stop with nothing written, to be sent again.
+/// Draws the `needed` lowest free codes of the campaign after voucher id `after`. They are
+/// taken by the publications the page then inserts (keyed by the voucher id): nothing else
+/// marks a code published.
 async fn draw_codes(
     txn: &impl ConnectionTrait,
     campaign: &str,
     needed: usize,
     after: i64,
-    now: i64,
 ) -> Result<Vec<(i64, String)>, AppError> {
-    let backend = txn.get_database_backend();
-    let mut q = Sql::new(backend);
-    q.push(&crate::db::json_page(backend, "id, code", "id"))
-        .push("SELECT id, code FROM vouchers WHERE campaign_id = ")
-        .bind(campaign.to_owned())
-        .push(" AND published_at IS NULL AND id > ")
-        .bind(after)
-        // The index's own order: PostgreSQL does not treat `IS NULL` as fixing `published_at`
-        // and would sort every free code of the campaign for `ORDER BY id`.
-        .push(" ORDER BY campaign_id, published_at, id LIMIT ")
-        .bind(needed as i64)
-        .push(") AS s");
-    let mut drawn: Vec<(i64, String)> = crate::db::fetch_json_page(txn, q.statement())
+    let drawn = super::campaigns::free_codes(txn, campaign, after, needed, Walk::Up)
         .await
         .map_err(internal)?;
-    drawn.sort_unstable_by_key(|(id, _)| *id);
-    let (Some(first), Some(last)) = (drawn.first(), drawn.last()) else {
+    if drawn.len() != needed {
         return Err(AppError::conflict(
             "Codes of this campaign were being handed out at the same moment and too few are left; nothing was sent.",
-        ));
-    };
-    let mut q = Sql::new(backend);
-    q.push("UPDATE vouchers SET published_at = ")
-        .bind(now)
-        .push(" WHERE campaign_id = ")
-        .bind(campaign.to_owned())
-        .push(" AND published_at IS NULL AND id >= ")
-        .bind(first.0)
-        .push(" AND id <= ")
-        .bind(last.0);
-    let marked = txn
-        .execute(q.statement())
-        .await
-        .map_err(internal)?
-        .rows_affected();
-    if drawn.len() != needed || marked != needed as u64 {
-        return Err(AppError::conflict(
-            "Codes of this campaign were being handed out at the same moment; nothing was sent. Send again.",
         ));
     }
     Ok(drawn)
@@ -754,14 +729,15 @@ pub(crate) async fn review(
     })
 }
 
-/// Free codes of a campaign, and one of them to show in samples.
+/// Free codes of a campaign (its counters: codes generated less codes published, both kept
+/// in the transactions that change them), and one of them to show in samples.
 async fn free_codes(
     db: &impl ConnectionTrait,
     campaign: &str,
 ) -> Result<(u64, Option<String>), AppError> {
     let backend = db.get_database_backend();
     let mut q = Sql::new(backend);
-    q.push("SELECT COUNT(*) AS n FROM vouchers WHERE published_at IS NULL AND campaign_id = ")
+    q.push("SELECT generated_count - published_count AS n FROM campaigns WHERE id = ")
         .bind(campaign.to_owned());
     let available = db
         .query_one(q.statement())
@@ -772,17 +748,14 @@ async fn free_codes(
         .map_err(internal)?
         .unwrap_or(0)
         .max(0) as u64;
-    let mut q = Sql::new(backend);
-    q.push("SELECT code FROM vouchers WHERE published_at IS NULL AND campaign_id = ")
-        .bind(campaign.to_owned())
-        .push(" LIMIT 1");
-    let sample = db
-        .query_one(q.statement())
+    let mark = super::campaigns::published_through(db, campaign)
+        .await
+        .map_err(internal)?;
+    let sample = super::campaigns::free_codes(db, campaign, mark, 1, Walk::Up)
         .await
         .map_err(internal)?
-        .map(|r| r.try_get::<String>("", "code"))
-        .transpose()
-        .map_err(internal)?;
+        .pop()
+        .map(|(_, code)| code);
     Ok((available, sample))
 }
 
@@ -959,7 +932,15 @@ async fn materialise(
     };
     let mut exclusions = Exclusions::default();
     let (mut queued, mut segments_total, mut published) = (0u64, 0u64, 0u64);
-    let (mut after, mut code_cursor) = (0i64, 0i64);
+    let mut after = 0i64;
+    // The lowest free codes are drawn, from the campaign's mark on: every free code between
+    // the mark and the last one drawn goes to this SEND, so the mark may move to it.
+    let mut code_cursor = match campaign {
+        Some(c) => super::campaigns::published_through(txn, c)
+            .await
+            .map_err(internal)?,
+        None => 0,
+    };
     let mut rendering: Option<tokio::task::JoinHandle<Vec<Staged>>> = None;
     let shared = std::sync::Arc::new(ctx.clone());
     let pages_started = std::time::Instant::now();
@@ -1020,7 +1001,7 @@ async fn materialise(
         reading += clock.elapsed();
         let clock = std::time::Instant::now();
         if let (Some(campaign), true) = (campaign, fresh > 0) {
-            let mut codes = draw_codes(txn, campaign, fresh, code_cursor, now)
+            let mut codes = draw_codes(txn, campaign, fresh, code_cursor)
                 .await?
                 .into_iter();
             code_cursor = codes.as_slice().last().map_or(code_cursor, |(id, _)| *id);
@@ -1064,7 +1045,11 @@ async fn materialise(
         let mut q = Sql::new(backend);
         q.push("UPDATE campaigns SET published_count = published_count + ")
             .bind(published as i64)
-            .push(" WHERE id = ")
+            .push(", published_through = CASE WHEN published_through > ")
+            .bind(code_cursor)
+            .push(" THEN published_through ELSE ")
+            .bind(code_cursor)
+            .push(" END WHERE id = ")
             .bind(c.id.clone());
         txn.execute(q.statement()).await.map_err(internal)?;
     }

@@ -241,3 +241,64 @@ both_backends! {
         assert_eq!(messages["data"].as_array().unwrap().len(), 6, "one snapshot of six");
     }
 }
+
+/// A new customer outside the segment, and a code of the campaign published to them.
+async fn walk_in(app: &TestApp, key: &str, campaign: &str, n: usize) -> (StatusCode, Value) {
+    let source = format!("walk-in-{n}");
+    let (status, c) = post(
+        app,
+        key,
+        "/v1/customers",
+        json!({"source_id": source, "name": source}),
+    )
+    .await;
+    assert!(status.is_success(), "{c}");
+    post(
+        app,
+        key,
+        "/v1/publications",
+        json!({"campaign": campaign, "customer": source}),
+    )
+    .await
+}
+
+both_backends! {
+    async fn sends_and_single_publications_never_share_a_code(app: TestApp) {
+        app.with_admin().await;
+        let admin = app.api_key("admin").await;
+        let key = app.api_key("marketer").await;
+        let (segment, campaign, _) = world(&app, &key, &admin, 10).await;
+        // Three codes go out one by one (at random places among the ten) before the SEND.
+        let mut codes = HashSet::new();
+        for n in 0..3 {
+            let (status, p) = walk_in(&app, &key, &campaign, n).await;
+            assert_eq!(status, StatusCode::CREATED, "{p}");
+            codes.insert(p["voucher"]["code"].as_str().unwrap().to_owned());
+        }
+        let (_, d) = post(&app, &key, "/v1/distributions", json!({"name": "Codes", "purpose": "unique_codes", "campaign": campaign,
+            "audience": {"segment": segment}, "template": "Code {{ voucher.code }}"})).await;
+        let id = d["id"].as_str().unwrap();
+        let review = get(&app, &key, &format!("/v1/distributions/{id}/review")).await;
+        assert_eq!((review["codes_needed"].as_u64(), review["codes_available"].as_u64()), (Some(3), Some(7)), "{review}");
+        let (status, outcome) = send(&app, &key, id, "k").await;
+        assert_eq!(status, StatusCode::ACCEPTED, "{outcome}");
+        let messages = get(&app, &key, &format!("/v1/distributions/{id}/messages?limit=100")).await;
+        for m in messages["data"].as_array().unwrap().iter().filter(|m| m["status"] != "skipped") {
+            let code = m["text"].as_str().unwrap().trim_start_matches("Code ").to_owned();
+            assert!(codes.insert(code.clone()), "the SEND handed out {code} a second time");
+        }
+        assert_eq!(codes.len(), 6);
+        // The four codes left go one by one, each once; then the pool is empty.
+        for n in 3..7 {
+            let (status, p) = walk_in(&app, &key, &campaign, n).await;
+            assert_eq!(status, StatusCode::CREATED, "{p}");
+            let code = p["voucher"]["code"].as_str().unwrap().to_owned();
+            assert!(codes.insert(code.clone()), "{code} was handed out before");
+        }
+        let (status, p) = walk_in(&app, &key, &campaign, 7).await;
+        assert_eq!(status, StatusCode::CONFLICT, "{p}");
+        assert!(p["error"]["message"].as_str().unwrap().contains("All 10 codes"), "{p}");
+        let c = get(&app, &key, &format!("/v1/campaigns/{campaign}")).await;
+        assert_eq!(c["counts"]["published"], 10, "{c}");
+    }
+}

@@ -158,30 +158,7 @@ where
     Fut: Future<Output = ()> + Send + 'static,
 {
     let data_dir = tempfile::tempdir().expect("tempdir");
-    let (database_url, pg_name) = match backend {
-        Backend::Sqlite => (
-            format!(
-                "sqlite://{}?mode=rwc",
-                data_dir.path().join("codecast.db").display()
-            ),
-            None,
-        ),
-        Backend::Postgres => {
-            let name = format!(
-                "codecast_test_{}",
-                ulid::Ulid::new().to_string().to_lowercase()
-            );
-            let admin = Database::connect(format!("{}/postgres", postgres_admin_url()))
-                .await
-                .expect("PostgreSQL must run on 127.0.0.1:5432 (set CODECAST_TEST_POSTGRES_URL otherwise)");
-            admin
-                .execute_unprepared(&format!("CREATE DATABASE \"{name}\""))
-                .await
-                .expect("create test database");
-            admin.close().await.ok();
-            (format!("{}/{name}", postgres_admin_url()), Some(name))
-        }
-    };
+    let (database_url, pg_name) = fresh_database(backend, data_dir.path()).await;
 
     let data = data_dir.path().display().to_string();
     let url = database_url.clone();
@@ -222,14 +199,44 @@ where
         panic!("the server did not shut down within 60 s");
     }
     if let Some(name) = pg_name {
-        if let Ok(admin) = Database::connect(format!("{}/postgres", postgres_admin_url())).await {
-            let _ = admin
-                .execute_unprepared(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"))
-                .await;
-        }
+        drop_database(&name).await;
     }
     if let Err(e) = outcome {
         std::panic::resume_unwind(e.into_panic());
+    }
+}
+
+/// An empty database: a SQLite file in `dir`, or a new PostgreSQL database (its name is the
+/// second value, for [`drop_database`]).
+pub async fn fresh_database(backend: Backend, dir: &std::path::Path) -> (String, Option<String>) {
+    match backend {
+        Backend::Sqlite => (
+            format!("sqlite://{}?mode=rwc", dir.join("codecast.db").display()),
+            None,
+        ),
+        Backend::Postgres => {
+            let name = format!(
+                "codecast_test_{}",
+                ulid::Ulid::new().to_string().to_lowercase()
+            );
+            let admin = Database::connect(format!("{}/postgres", postgres_admin_url()))
+                .await
+                .expect("PostgreSQL must run on 127.0.0.1:5432 (set CODECAST_TEST_POSTGRES_URL otherwise)");
+            admin
+                .execute_unprepared(&format!("CREATE DATABASE \"{name}\""))
+                .await
+                .expect("create test database");
+            admin.close().await.ok();
+            (format!("{}/{name}", postgres_admin_url()), Some(name))
+        }
+    }
+}
+
+pub async fn drop_database(name: &str) {
+    if let Ok(admin) = Database::connect(format!("{}/postgres", postgres_admin_url())).await {
+        let _ = admin
+            .execute_unprepared(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"))
+            .await;
     }
 }
 

@@ -14,6 +14,7 @@ mod delivery;
 mod distributions;
 mod guards;
 mod integrations;
+mod migrations;
 mod providers;
 mod rest;
 mod segments;

@@ -1,0 +1,124 @@
+//! Migrations over a database that already holds data.
+
+use crate::helpers::{drop_database, fresh_database, Backend};
+use ::migrations::{Migrator, MigratorTrait};
+use sea_orm::{ConnectionTrait, DatabaseConnection, Statement};
+
+async fn exec(db: &DatabaseConnection, sql: &str) {
+    db.execute_unprepared(sql)
+        .await
+        .unwrap_or_else(|e| panic!("{sql}: {e}"));
+}
+
+async fn number(db: &DatabaseConnection, sql: &str) -> Option<i64> {
+    db.query_one(Statement::from_string(db.get_database_backend(), sql))
+        .await
+        .unwrap_or_else(|e| panic!("{sql}: {e}"))
+        .and_then(|r| r.try_get_by_index::<Option<i64>>(0).unwrap())
+}
+
+/// Migration 9: a code is published by its publication row alone, and each campaign's mark
+/// says up to where all its codes are published.
+async fn publications_mark_codes(backend: Backend) {
+    let dir = tempfile::tempdir().unwrap();
+    let (url, name) = fresh_database(backend, dir.path()).await;
+    let db = server::db::connect(&url).await.unwrap();
+    Migrator::up(&db, Some(8)).await.unwrap();
+    for (id, generated) in [("cmp_a", 5), ("cmp_b", 2), ("cmp_c", 0)] {
+        exec(&db, &format!(
+            "INSERT INTO campaigns (id, name, discount_type, percent_off, code_config, vouchers_count, generated_count, \
+             published_count, redeemed_count, status, created_at, updated_at) \
+             VALUES ('{id}', '{id}', 'PERCENT', 10, '{{}}', {generated}, {generated}, 0, 0, 'ready', 1, 1)"
+        )).await;
+    }
+    // Campaign A: codes 1–5, of which 1, 2 and 4 are published; B: codes 6 and 7, both published.
+    for (id, campaign, published) in [
+        (1, "cmp_a", true),
+        (2, "cmp_a", true),
+        (3, "cmp_a", false),
+        (4, "cmp_a", true),
+        (5, "cmp_a", false),
+        (6, "cmp_b", true),
+        (7, "cmp_b", true),
+    ] {
+        exec(&db, &format!(
+            "INSERT INTO vouchers (id, campaign_id, code, published_at) VALUES ({id}, '{campaign}', 'CODE-{id}', {})",
+            if published { "100" } else { "NULL" }
+        )).await;
+        if published {
+            exec(&db, &format!(
+                "INSERT INTO publications (voucher_id, campaign_id, customer_id, token, published_at) \
+                 VALUES ({id}, '{campaign}', 'cus_{id}', 'token-{id}', 100)"
+            )).await;
+        }
+    }
+
+    Migrator::up(&db, None).await.unwrap();
+    let mark = |c: &str| format!("SELECT published_through FROM campaigns WHERE id = '{c}'");
+    assert_eq!(
+        number(&db, &mark("cmp_a")).await,
+        Some(2),
+        "codes 1 and 2 are published, 3 is free"
+    );
+    assert_eq!(
+        number(&db, &mark("cmp_b")).await,
+        Some(7),
+        "every code of B is published"
+    );
+    assert_eq!(number(&db, &mark("cmp_c")).await, Some(0));
+    assert_eq!(
+        number(&db, "SELECT COUNT(*) FROM publications").await,
+        Some(5),
+        "publications kept"
+    );
+    assert!(
+        db.execute_unprepared("SELECT published_at FROM vouchers")
+            .await
+            .is_err(),
+        "vouchers no longer say whether they are published"
+    );
+    // One code per customer and campaign, still.
+    let twice = db
+        .execute_unprepared(
+            "INSERT INTO publications (voucher_id, campaign_id, customer_id, token, published_at) \
+             VALUES (3, 'cmp_a', 'cus_1', 'token-again', 200)",
+        )
+        .await;
+    assert!(twice.is_err(), "a second code of A for cus_1 is refused");
+    // A code is taken once: its publication's key is the voucher id.
+    let taken = db
+        .execute_unprepared(
+            "INSERT INTO publications (voucher_id, campaign_id, customer_id, token, published_at) \
+             VALUES (4, 'cmp_a', 'cus_9', 'token-other', 200)",
+        )
+        .await;
+    assert!(taken.is_err(), "code 4 is held already");
+
+    // Down again: `published_at` comes back from the publications.
+    Migrator::down(&db, Some(1)).await.unwrap();
+    assert_eq!(
+        number(&db, "SELECT published_at FROM vouchers WHERE id = 4").await,
+        Some(100)
+    );
+    assert_eq!(
+        number(&db, "SELECT published_at FROM vouchers WHERE id = 3").await,
+        None
+    );
+    Migrator::up(&db, None).await.unwrap();
+    assert_eq!(number(&db, &mark("cmp_a")).await, Some(2));
+
+    db.close().await.ok();
+    if let Some(name) = name {
+        drop_database(&name).await;
+    }
+}
+
+#[tokio::test]
+async fn publications_mark_codes_sqlite() {
+    publications_mark_codes(Backend::Sqlite).await;
+}
+
+#[tokio::test]
+async fn publications_mark_codes_postgres() {
+    publications_mark_codes(Backend::Postgres).await;
+}
