@@ -77,22 +77,26 @@ async fn publications_mark_codes(backend: Backend) {
             .is_err(),
         "vouchers no longer say whether they are published"
     );
+    let publish = |voucher: i64, customer: &str, token: &str| {
+        format!(
+            "INSERT INTO publications (voucher_id, campaign_id, customer_id, token, published_at) \
+             VALUES ({voucher}, 'cmp_a', '{customer}', '{token}', 200)"
+        )
+    };
     // One code per customer and campaign, still.
     let twice = db
-        .execute_unprepared(
-            "INSERT INTO publications (voucher_id, campaign_id, customer_id, token, published_at) \
-             VALUES (3, 'cmp_a', 'cus_1', 'token-again', 200)",
-        )
+        .execute_unprepared(&publish(3, "cus_1", "token-again"))
         .await;
     assert!(twice.is_err(), "a second code of A for cus_1 is refused");
     // A code is taken once: its publication's key is the voucher id.
     let taken = db
-        .execute_unprepared(
-            "INSERT INTO publications (voucher_id, campaign_id, customer_id, token, published_at) \
-             VALUES (4, 'cmp_a', 'cus_9', 'token-other', 200)",
-        )
+        .execute_unprepared(&publish(4, "cus_9", "token-other"))
         .await;
     assert!(taken.is_err(), "code 4 is held already");
+    // And a free code can still be published.
+    db.execute_unprepared(&publish(3, "cus_9", "token-free"))
+        .await
+        .unwrap();
 
     // Down again: `published_at` comes back from the publications.
     Migrator::down(&db, Some(1)).await.unwrap();
@@ -102,10 +106,18 @@ async fn publications_mark_codes(backend: Backend) {
     );
     assert_eq!(
         number(&db, "SELECT published_at FROM vouchers WHERE id = 3").await,
+        Some(200)
+    );
+    assert_eq!(
+        number(&db, "SELECT published_at FROM vouchers WHERE id = 5").await,
         None
     );
     Migrator::up(&db, None).await.unwrap();
-    assert_eq!(number(&db, &mark("cmp_a")).await, Some(2));
+    assert_eq!(
+        number(&db, &mark("cmp_a")).await,
+        Some(4),
+        "codes 1–4 are published now, 5 is free"
+    );
 
     db.close().await.ok();
     if let Some(name) = name {
