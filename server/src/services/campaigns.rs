@@ -358,10 +358,13 @@ pub(crate) async fn free_codes(
     };
     let mut out = Vec::with_capacity(n);
     let mut cursor = from;
+    let mut extra = 16usize;
     while out.len() < n {
         // Codes above a campaign's mark are rarely held (single publications, at random
-        // places), so a window of what is still wanted is nearly always enough.
-        let window = (n - out.len()).max(16);
+        // places), so a window of what is still wanted is nearly always enough; where held
+        // codes lie in a run, each further window is twice as wide.
+        let window = (n - out.len()).max(extra);
+        extra = (extra * 2).min(8192);
         let mut q = Sql::new(backend);
         q.push(&db::json_page(backend, "id, code, held", "id"))
             .push("SELECT v.id AS id, v.code AS code, (SELECT fp.voucher_id FROM publications fp WHERE fp.voucher_id = v.id) AS held \
