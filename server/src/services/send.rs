@@ -259,7 +259,17 @@ async fn context(
 /// A customer whose phone an earlier member of the audience (by customer id) also has is a
 /// duplicate: a probe of the phone index per member, instead of sorting the whole audience by
 /// phone.
-fn push_audience(q: &mut Sql, row: &Row, campaign: Option<&str>, fields: Option<DbBackend>) {
+///
+/// With `first`, only the segment's first `first` current members (by customer id) are
+/// looked at: the review's samples need the first recipients, not the whole audience with
+/// its probes sorted afterwards.
+fn push_audience(
+    q: &mut Sql,
+    row: &Row,
+    campaign: Option<&str>,
+    fields: Option<DbBackend>,
+    first: Option<i64>,
+) {
     q.push("SELECT c.id AS customer_id, \
         CASE WHEN c.phone IS NULL OR c.phone = '' THEN 'no_phone' \
              WHEN c.phone NOT LIKE '+%' OR LENGTH(c.phone) < 8 OR LENGTH(c.phone) > 16 THEN 'invalid_phone' \
@@ -287,7 +297,15 @@ fn push_audience(q: &mut Sql, row: &Row, campaign: Option<&str>, fields: Option<
     }
     match row.audience() {
         Some(Audience::Segment(s)) => {
-            q.push(" FROM segment_members m JOIN customers c ON c.id = m.customer_id");
+            match first {
+                Some(n) => q
+                    .push(" FROM (SELECT customer_id, left_at, segment_id FROM segment_members WHERE left_at IS NULL AND segment_id = ")
+                    .bind(s.clone())
+                    .push(" ORDER BY segment_id, customer_id LIMIT ")
+                    .bind(n)
+                    .push(") m JOIN customers c ON c.id = m.customer_id"),
+                None => q.push(" FROM segment_members m JOIN customers c ON c.id = m.customer_id"),
+            };
             join_codes(q, campaign, fields.is_some());
             q.push(" WHERE m.left_at IS NULL AND m.segment_id = ")
                 .bind(s);
@@ -598,7 +616,7 @@ pub(crate) async fn review(
     let campaign = ctx.campaign.as_ref().map(|c| c.id.as_str());
     let mut q = Sql::new(backend);
     q.push("SELECT a.skip AS skip, COUNT(*) AS n, SUM(CASE WHEN a.existing IS NULL THEN 0 ELSE 1 END) AS holders FROM (");
-    push_audience(&mut q, row, campaign, None);
+    push_audience(&mut q, row, campaign, None, None);
     q.push(") a GROUP BY a.skip");
     let mut exclusions = Exclusions::default();
     let (mut audience, mut recipients, mut holders) = (0u64, 0u64, 0u64);
@@ -645,7 +663,8 @@ pub(crate) async fn review(
     q.push("SELECT a.customer_id, a.skip, ")
         .push(customer_columns(backend));
     q.push(", v.code AS code, p2.token AS token, p2.expires_at AS expires_at FROM (");
-    push_audience(&mut q, row, campaign, None);
+    // Twice as many members as are rendered: room for those left out.
+    push_audience(&mut q, row, campaign, None, Some(2 * REVIEW_RENDERED));
     q.push(") a JOIN customers c ON c.id = a.customer_id LEFT JOIN vouchers v ON v.id = a.existing LEFT JOIN publications p2 ON p2.voucher_id = a.existing \
             WHERE a.skip IS NULL ORDER BY a.customer_id LIMIT ")
         .bind(REVIEW_RENDERED);
@@ -876,7 +895,7 @@ async fn materialise(
     let mut q = Sql::new(backend);
     // (`rn` numbers the rows in the order they are inserted.)
     q.push("INSERT INTO send_audience (customer_id, skip, existing, name, email, phone, source_id, metadata, code, token, expires_at) ");
-    push_audience(&mut q, row, campaign, Some(backend));
+    push_audience(&mut q, row, campaign, Some(backend), None);
     q.push(match row.audience() {
         // The segment's members in the order of its primary key: no sort.
         Some(Audience::Segment(_)) => " ORDER BY m.customer_id",
