@@ -118,6 +118,18 @@ fn ensure_sqlite_dir(url: &str) -> Result<(), DbErr> {
     Ok(())
 }
 
+/// True when PostgreSQL gave up waiting for a lock (`lock_timeout`, SQLSTATE 55P03).
+pub fn is_lock_timeout(err: &DbErr) -> bool {
+    use sea_orm::{sqlx, RuntimeErr};
+    match err {
+        DbErr::Exec(RuntimeErr::SqlxError(sqlx::Error::Database(e)))
+        | DbErr::Query(RuntimeErr::SqlxError(sqlx::Error::Database(e))) => {
+            e.code().is_some_and(|c| c == "55P03")
+        }
+        _ => false,
+    }
+}
+
 /// True when the error is a UNIQUE or PRIMARY KEY violation (a constraint said no).
 pub fn is_unique_violation(err: &DbErr) -> bool {
     matches!(err.sql_err(), Some(SqlErr::UniqueConstraintViolation(_)))

@@ -709,6 +709,14 @@ impl Campaigns for CampaignService {
             let txn = crate::db::begin(&self.db).await.map_err(internal)?;
             // The code is taken by its publication row (keyed by the voucher id): a
             // concurrent publisher of the same code fails on that key and tries another.
+            // One that has not committed yet (a SEND of a million takes half a minute) would
+            // keep the insert waiting until it does, so the wait is short and a code whose
+            // key is being written elsewhere is passed over like a taken one.
+            if backend == DbBackend::Postgres {
+                txn.execute_unprepared("SET LOCAL lock_timeout = '200ms'")
+                    .await
+                    .map_err(internal)?;
+            }
             let claimed = free_codes(&txn, campaign_id, start.saturating_sub(1), 1, Walk::Up)
                 .await
                 .map_err(internal)?
@@ -752,6 +760,10 @@ impl Campaigns for CampaignService {
                 .push(")");
             match txn.execute(q.statement()).await {
                 Ok(_) => {}
+                Err(e) if db::is_lock_timeout(&e) => {
+                    txn.rollback().await.map_err(internal)?;
+                    continue;
+                }
                 Err(e) if db::is_unique_violation(&e) => {
                     // Someone published to this customer first: theirs stands, ours rolls back.
                     txn.rollback().await.map_err(internal)?;

@@ -433,3 +433,41 @@ both_backends! {
         assert!(body["error"]["message"].as_str().unwrap().contains("All 60 codes"), "{body}");
     }
 }
+
+/// PostgreSQL: a code whose publication another transaction is writing (a SEND in progress)
+/// is passed over at once; the publication does not wait for that transaction to end.
+#[tokio::test]
+async fn a_code_being_published_elsewhere_is_passed_over_postgres() {
+    crate::helpers::run(crate::helpers::Backend::Postgres, |app| async move {
+        app.with_admin().await;
+        let key = app.api_key("marketer").await;
+        let c = campaign(&app, &key, "HOLD-####", 2).await;
+        let id = c["id"].as_str().unwrap().to_owned();
+        let ana = customer(&app, &key, "ana").await;
+        let db = Database::connect(&app.database_url).await.unwrap();
+        let backend = db.get_database_backend();
+        let codes = db
+            .query_all(Statement::from_string(backend, format!("SELECT id, code FROM vouchers WHERE campaign_id = '{id}' ORDER BY id")))
+            .await
+            .unwrap();
+        let first: i64 = codes[0].try_get("", "id").unwrap();
+        let second: String = codes[1].try_get("", "code").unwrap();
+        // The first code's publication is written and left uncommitted.
+        let pending = sea_orm::TransactionTrait::begin(&db).await.unwrap();
+        pending
+            .execute_unprepared(&format!(
+                "INSERT INTO publications (voucher_id, campaign_id, customer_id, token, published_at) \
+                 VALUES ({first}, '{id}', 'cus_elsewhere', 'token-elsewhere', 1)"
+            ))
+            .await
+            .unwrap();
+        let publishing = post(&app, &key, "/v1/publications", json!({"campaign": id, "customer": ana}));
+        let (status, body) = tokio::time::timeout(std::time::Duration::from_secs(30), publishing)
+            .await
+            .expect("the publication answered while the other transaction was still open");
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+        assert_eq!(body["voucher"]["code"].as_str(), Some(second.as_str()));
+        pending.rollback().await.unwrap();
+    })
+    .await;
+}
