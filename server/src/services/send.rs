@@ -39,6 +39,11 @@ const SAMPLES: usize = 3;
 const TOKEN_BYTES: usize = 16;
 
 fn internal(err: DbErr) -> AppError {
+    if crate::db::is_lock_timeout(&err) {
+        return AppError::conflict(
+            "Another SEND or publication is handing out this campaign's codes right now; nothing was sent. Send again when it has finished.",
+        );
+    }
     AppError::internal(&err)
 }
 
@@ -847,6 +852,15 @@ pub(crate) async fn send(
         return Err(AppError::conflict(
             "This distribution was sent already; duplicate it to send it again.",
         ));
+    }
+    if backend == DbBackend::Postgres {
+        // From here on, a SEND that draws codes another SEND is still publishing would wait
+        // for it to commit, then fail on their keys: it fails at once instead (see
+        // `internal`). (Not before: a second SEND of this draft waits above for the first
+        // to commit, then answers with its outcome.)
+        txn.execute_unprepared("SET LOCAL lock_timeout = '2s'")
+            .await
+            .map_err(internal)?;
     }
     let (ctx, problems) = context(&txn, public_url, row).await?;
     if !problems.is_empty() {

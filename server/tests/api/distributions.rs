@@ -302,3 +302,38 @@ both_backends! {
         assert_eq!(c["counts"]["published"], 10, "{c}");
     }
 }
+
+/// PostgreSQL: a SEND whose codes another transaction is still publishing (another SEND of
+/// the campaign) stops at once with a conflict and writes nothing, instead of waiting for it.
+#[tokio::test]
+async fn a_send_does_not_wait_for_another_send_of_its_campaign_postgres() {
+    crate::helpers::run(crate::helpers::Backend::Postgres, |app| async move {
+        use sea_orm::{ConnectionTrait, Database, Statement, TransactionTrait};
+        app.with_admin().await;
+        let admin = app.api_key("admin").await;
+        let key = app.api_key("marketer").await;
+        let (segment, campaign, _) = world(&app, &key, &admin, 10).await;
+        let (_, d) = post(&app, &key, "/v1/distributions", json!({"name": "Codes", "purpose": "unique_codes", "campaign": campaign,
+            "audience": {"segment": segment}, "template": "Code {{ voucher.code }}"})).await;
+        let id = d["id"].as_str().unwrap().to_owned();
+        let db = Database::connect(&app.database_url).await.unwrap();
+        let lowest: i64 = db
+            .query_one(Statement::from_string(db.get_database_backend(), format!("SELECT MIN(id) AS id FROM vouchers WHERE campaign_id = '{campaign}'")))
+            .await.unwrap().unwrap().try_get("", "id").unwrap();
+        let other = db.begin().await.unwrap();
+        other.execute_unprepared(&format!(
+            "INSERT INTO publications (voucher_id, campaign_id, customer_id, token, published_at) VALUES ({lowest}, '{campaign}', 'cus_other', 'token-other', 1)"
+        )).await.unwrap();
+        let (status, body) = tokio::time::timeout(std::time::Duration::from_secs(30), send(&app, &key, &id, "k1"))
+            .await
+            .expect("the SEND answered while the other transaction was still open");
+        assert_eq!(status, StatusCode::CONFLICT, "{body}");
+        assert!(body["error"]["message"].as_str().unwrap().contains("nothing was sent"), "{body}");
+        assert_eq!(get(&app, &key, &format!("/v1/distributions/{id}")).await["status"], "draft");
+        other.rollback().await.unwrap();
+        let (status, outcome) = send(&app, &key, &id, "k2").await;
+        assert_eq!(status, StatusCode::ACCEPTED, "{outcome}");
+        assert_eq!(outcome["codes_published"], 3);
+    })
+    .await;
+}
