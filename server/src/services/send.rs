@@ -653,7 +653,7 @@ pub(crate) async fn review(
     let (mut codes_needed, mut codes_available, mut sample_code) = (None, None, None);
     if let Some(c) = &ctx.campaign {
         let needed = recipients - holders;
-        let (available, first) = free_codes(db, &c.id).await?;
+        let (available, first) = codes_left(db, &c.id).await?;
         if available < needed {
             problems.push(("purpose".into(), format!(
                 "The campaign has {available} codes left and this audience needs {needed}: generate more codes or narrow the audience."
@@ -755,7 +755,7 @@ pub(crate) async fn review(
 
 /// Free codes of a campaign (its counters: codes generated less codes published, both kept
 /// in the transactions that change them), and one of them to show in samples.
-async fn free_codes(
+async fn codes_left(
     db: &impl ConnectionTrait,
     campaign: &str,
 ) -> Result<(u64, Option<String>), AppError> {
@@ -945,7 +945,7 @@ async fn materialise(
     let snapshot_took = clock.elapsed();
     // 2. The pool must cover everyone who needs a new code before anything is written.
     if let Some(c) = &ctx.campaign {
-        let (available, _) = free_codes(txn, &c.id).await?;
+        let (available, _) = codes_left(txn, &c.id).await?;
         if available < needed {
             return Err(AppError::conflict(format!(
                 "The campaign has {available} codes left and this audience needs {needed}: generate more codes or narrow the audience. Nothing was sent."
