@@ -337,3 +337,111 @@ async fn a_send_does_not_wait_for_another_send_of_its_campaign_postgres() {
     })
     .await;
 }
+
+both_backends! {
+    async fn a_segment_of_several_pages_gets_one_message_and_one_code_each(app: TestApp) {
+        use sea_orm::{ConnectionTrait, Database, Statement};
+        app.with_admin().await;
+        let admin = app.api_key("admin").await;
+        let key = app.api_key("marketer").await;
+        // 2,500 members (the SEND reads 1,000 at a time). m1500 shares m0003's phone (a
+        // duplicate found across pages) and m2000 has none.
+        let mut csv = String::from("source_id,name,phone\n");
+        for i in 0..2500 {
+            let phone = match i {
+                1500 => "+34610000003".to_owned(),
+                2000 => String::new(),
+                _ => format!("+3461{i:07}"),
+            };
+            csv.push_str(&format!("m{i:04},Member {i},{phone}\n"));
+        }
+        let res = app.new_client().post(app.url("/v1/customers/import")).bearer_auth(&key)
+            .header("content-type", "text/csv").body(csv).send().await.unwrap();
+        let imported: Value = res.json().await.unwrap();
+        assert_eq!(imported["created"], 2500, "{imported}");
+        let members: Vec<String> = (0..2500).map(|i| format!("m{i:04}")).collect();
+        let (status, segment) = post(&app, &key, "/v1/segments", json!({"name": "Many", "type": "static", "customers": members})).await;
+        assert_eq!(status, StatusCode::CREATED, "{segment}");
+        // A pool of exactly what is needed: 2,498 recipients, one of whom holds a code already.
+        let (status, campaign) = post(&app, &key, "/v1/campaigns", json!({"name": "Exact", "vouchers_count": 2498,
+            "voucher": {"discount": {"type": "PERCENT", "percent_off": 10}, "code_config": {"pattern": "EX-########"}}})).await;
+        assert_eq!(status, StatusCode::CREATED, "{campaign}");
+        let campaign = campaign["id"].as_str().unwrap().to_owned();
+        let (status, held) = post(&app, &key, "/v1/publications", json!({"campaign": campaign, "customer": "m1200"})).await;
+        assert_eq!(status, StatusCode::CREATED, "{held}");
+        let held = held["voucher"]["code"].as_str().unwrap().to_owned();
+        let (status, _) = post(&app, &admin, "/v1/integrations/sms", json!({"name": "Sandbox", "provider": "sandbox", "max_segments_per_second": 1000})).await;
+        assert_eq!(status, StatusCode::CREATED);
+        let (_, d) = post(&app, &key, "/v1/distributions", json!({"name": "Pages", "purpose": "unique_codes", "campaign": campaign,
+            "audience": {"segment": segment["id"]}, "template": "{{ customer.name }}: {{ voucher.code }}"})).await;
+        let id = d["id"].as_str().unwrap().to_owned();
+
+        let (status, outcome) = send(&app, &key, &id, "k").await;
+        assert_eq!(status, StatusCode::ACCEPTED, "{outcome}");
+        assert_eq!(outcome["audience"], 2500, "{outcome}");
+        assert_eq!(outcome["queued"], 2498, "{outcome}");
+        assert_eq!(outcome["codes_published"], 2497, "{outcome}");
+        assert_eq!(outcome["exclusions"], json!({"opted_out": 0, "no_phone": 1, "invalid_phone": 0, "duplicate": 1}), "{outcome}");
+
+        let db = Database::connect(&app.database_url).await.unwrap();
+        let rows = db.query_all(Statement::from_string(db.get_database_backend(), format!(
+            "SELECT c.source_id AS source, d.body AS body, d.skip_reason AS skip FROM deliveries d JOIN customers c ON c.id = d.customer_id WHERE d.distribution_id = '{id}'"
+        ))).await.unwrap();
+        assert_eq!(rows.len(), 2500, "one row per member");
+        let mut codes = HashSet::new();
+        let mut sources = HashSet::new();
+        let mut sharing = Vec::new();
+        for r in &rows {
+            let source: String = r.try_get("", "source").unwrap();
+            let body: String = r.try_get("", "body").unwrap();
+            let skip: Option<String> = r.try_get("", "skip").unwrap();
+            assert!(sources.insert(source.clone()), "{source} twice");
+            if source == "m0003" || source == "m1500" {
+                sharing.push(skip.clone());
+            }
+            match skip.as_deref() {
+                None => {
+                    let n: usize = source[1..].parse().unwrap();
+                    let (name, code) = body.split_once(": ").unwrap();
+                    assert_eq!(name, format!("Member {n}"), "own name");
+                    assert!(codes.insert(code.to_owned()), "{code} twice");
+                    if source == "m1200" {
+                        assert_eq!(code, held, "the code m1200 held");
+                    }
+                }
+                Some("no_phone") => assert_eq!(source, "m2000"),
+                Some(other) => assert!(other == "duplicate" && (source == "m0003" || source == "m1500"), "{source}: {other}"),
+            }
+        }
+        sharing.sort();
+        assert_eq!(sharing, vec![None, Some("duplicate".to_owned())], "one of the two members sharing a phone is left out");
+        assert_eq!(codes.len(), 2498);
+        let c = get(&app, &key, &format!("/v1/campaigns/{campaign}")).await;
+        assert_eq!(c["counts"]["published"], 2498, "{c}");
+    }
+}
+
+both_backends! {
+    async fn an_audience_no_one_in_can_get_an_sms_sends_nothing(app: TestApp) {
+        app.with_admin().await;
+        let admin = app.api_key("admin").await;
+        let key = app.api_key("marketer").await;
+        let mut ids = Vec::new();
+        for (source, phone, consent) in [("out", Some("+34612345004"), "opted_out"), ("none", None, "opted_in")] {
+            let (status, c) = post(&app, &key, "/v1/customers", json!({"source_id": source, "name": source, "phone": phone, "sms_consent": consent})).await;
+            assert!(status.is_success(), "{c}");
+            ids.push(c["id"].as_str().unwrap().to_owned());
+        }
+        let (_, segment) = post(&app, &key, "/v1/segments", json!({"name": "Unreachable", "type": "static", "customers": ids})).await;
+        let (status, _) = post(&app, &admin, "/v1/integrations/sms", json!({"name": "Sandbox", "provider": "sandbox"})).await;
+        assert_eq!(status, StatusCode::CREATED);
+        let (_, d) = post(&app, &key, "/v1/distributions", json!({"name": "Nobody", "purpose": "plain",
+            "audience": {"segment": segment["id"]}, "template": "Hello"})).await;
+        let id = d["id"].as_str().unwrap();
+        let (status, body) = send(&app, &key, id, "k").await;
+        assert_eq!(status, StatusCode::CONFLICT, "{body}");
+        assert!(body["error"]["message"].as_str().unwrap().contains("No one in this audience can get an SMS (2 in it)"), "{body}");
+        assert_eq!(get(&app, &key, &format!("/v1/distributions/{id}")).await["status"], "draft", "nothing happened");
+        assert_eq!(get(&app, &key, &format!("/v1/distributions/{id}/messages")).await["data"].as_array().unwrap().len(), 0);
+    }
+}
