@@ -190,6 +190,14 @@ both_backends! {
     }
 }
 
+/// A refused SEND left the distribution a draft without messages.
+async fn assert_nothing_sent(app: &TestApp, key: &str, id: &str) {
+    let d = get(app, key, &format!("/v1/distributions/{id}")).await;
+    assert_eq!(d["status"], "draft", "nothing happened");
+    let messages = get(app, key, &format!("/v1/distributions/{id}/messages")).await;
+    assert_eq!(messages["data"].as_array().unwrap().len(), 0, "{messages}");
+}
+
 both_backends! {
     async fn a_pool_too_small_stops_before_anything_is_sent(app: TestApp) {
         app.with_admin().await;
@@ -204,9 +212,7 @@ both_backends! {
         let (status, body) = send(&app, &key, id, "k").await;
         assert_eq!(status, StatusCode::CONFLICT, "{body}");
         assert!(body["error"]["message"].as_str().unwrap().contains("2 codes left and this audience needs 3"), "{body}");
-        let d = get(&app, &key, &format!("/v1/distributions/{id}")).await;
-        assert_eq!(d["status"], "draft", "nothing happened");
-        assert_eq!(get(&app, &key, &format!("/v1/distributions/{id}/messages")).await["data"].as_array().unwrap().len(), 0);
+        assert_nothing_sent(&app, &key, id).await;
         let c = get(&app, &key, &format!("/v1/campaigns/{campaign}")).await;
         assert_eq!(c["counts"]["published"], 0, "{c}");
     }
@@ -441,7 +447,6 @@ both_backends! {
         let (status, body) = send(&app, &key, id, "k").await;
         assert_eq!(status, StatusCode::CONFLICT, "{body}");
         assert!(body["error"]["message"].as_str().unwrap().contains("No one in this audience can get an SMS (2 in it)"), "{body}");
-        assert_eq!(get(&app, &key, &format!("/v1/distributions/{id}")).await["status"], "draft", "nothing happened");
-        assert_eq!(get(&app, &key, &format!("/v1/distributions/{id}/messages")).await["data"].as_array().unwrap().len(), 0);
+        assert_nothing_sent(&app, &key, id).await;
     }
 }
