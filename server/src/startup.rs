@@ -198,7 +198,21 @@ pub fn build_router(state: AppState) -> Router {
             header::REFERRER_POLICY,
             HeaderValue::from_static("same-origin"),
         ))
+        // A bug that panics in a handler answers that request with the API's JSON 500 (its
+        // cause logged under the reference), instead of dropping the connection.
+        .layer(tower_http::catch_panic::CatchPanicLayer::custom(panicked))
         .with_state(state)
+}
+
+fn panicked(cause: Box<dyn std::any::Any + Send + 'static>) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    let message = cause
+        .downcast_ref::<String>()
+        .map(String::as_str)
+        .or_else(|| cause.downcast_ref::<&str>().copied())
+        .unwrap_or("a panic without a message");
+    let message = format!("a request handler panicked: {message}");
+    http::error::ApiError(app::error::AppError::internal_msg(&message)).into_response()
 }
 
 /// A database URL without its password, for messages.

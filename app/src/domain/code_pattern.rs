@@ -35,6 +35,22 @@ pub struct CodeSpec {
 
 impl CodeSpec {
     pub fn parse(config: &CodeConfig) -> Result<Self, String> {
+        // The length is checked before anything is built: a length of a hundred million
+        // must be refused, not attempted.
+        let chars = |text: Option<&str>| text.map_or(0, |t| t.chars().count());
+        let varying = match (&config.pattern, config.length) {
+            (Some(pattern), None) => chars(Some(pattern.trim())),
+            (None, Some(length)) => length,
+            _ => 0,
+        };
+        let total = varying
+            .saturating_add(chars(config.prefix.as_deref()))
+            .saturating_add(chars(config.postfix.as_deref()));
+        if total > MAX_CODE_CHARS {
+            return Err(format!(
+                "Codes may have at most {MAX_CODE_CHARS} characters."
+            ));
+        }
         let mut parts = Vec::new();
         let fixed = |text: &str, parts: &mut Vec<Part>| -> Result<(), String> {
             for c in text.chars() {
@@ -186,5 +202,24 @@ mod tests {
         })
         .is_err());
         assert!(CodeSpec::parse(&pattern(&"#".repeat(41))).is_err());
+    }
+
+    #[test]
+    fn huge_lengths_are_refused_before_anything_is_built() {
+        for length in [41, 100_000_000, usize::MAX] {
+            let err = CodeSpec::parse(&CodeConfig {
+                length: Some(length),
+                ..Default::default()
+            })
+            .unwrap_err();
+            assert!(err.contains("at most 40 characters"), "{err}");
+        }
+        let err = CodeSpec::parse(&CodeConfig {
+            length: Some(38),
+            prefix: Some("XMAS-".into()),
+            ..Default::default()
+        })
+        .unwrap_err();
+        assert!(err.contains("at most 40"), "{err}");
     }
 }

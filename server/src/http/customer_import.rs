@@ -264,28 +264,29 @@ fn to_input(columns: &[Column], record: &csv_async::ByteRecord) -> Result<Custom
     Ok(input)
 }
 
-/// Keeps numbers and booleans typed; everything else (including zero-padded codes) stays text.
+/// Keeps numbers and booleans typed; everything else stays text. A value becomes a number
+/// only when the number reads back as the same text, so nothing typed is lost: `02134` (a
+/// zip code), `+34612345678`, `1.10` (a version) and `19.90` stay text as written.
 fn typed(value: &str) -> Value {
     match value {
         "true" => return Value::Bool(true),
         "false" => return Value::Bool(false),
         _ => {}
     }
-    let digits = value.strip_prefix('-').unwrap_or(value);
-    let zero_padded = digits.len() > 1 && digits.starts_with('0') && !digits.starts_with("0.");
-    if !zero_padded {
-        if let Ok(i) = value.parse::<i64>() {
+    if let Ok(i) = value.parse::<i64>() {
+        if i.to_string() == value {
             return Value::from(i);
         }
-        if value.contains('.') {
-            if let Some(n) = value
-                .parse::<f64>()
-                .ok()
-                .filter(|f| f.is_finite())
-                .and_then(serde_json::Number::from_f64)
-            {
-                return Value::Number(n);
-            }
+    }
+    if value.contains('.') {
+        if let Some(n) = value
+            .parse::<f64>()
+            .ok()
+            .filter(|f| f.is_finite())
+            .and_then(serde_json::Number::from_f64)
+            .filter(|n| n.to_string() == value)
+        {
+            return Value::Number(n);
         }
     }
     Value::String(value.to_owned())
@@ -304,5 +305,10 @@ mod tests {
         assert_eq!(typed("02134"), json!("02134"));
         assert_eq!(typed("0.5"), json!(0.5));
         assert_eq!(typed("gold"), json!("gold"));
+        assert_eq!(typed("+34612345678"), json!("+34612345678"));
+        assert_eq!(typed("1.10"), json!("1.10"));
+        assert_eq!(typed("19.90"), json!("19.90"));
+        assert_eq!(typed("-0"), json!("-0"));
+        assert_eq!(typed("-7"), json!(-7));
     }
 }

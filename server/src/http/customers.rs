@@ -9,6 +9,7 @@ use super::{
 use crate::startup::AppState;
 use app::{
     dto::{CustomerInput, CustomerView},
+    error::AppError,
     ports::Customers,
 };
 use axum::{
@@ -22,7 +23,7 @@ use utoipa::{IntoParams, ToSchema};
 
 #[derive(Deserialize, ToSchema)]
 pub struct CustomerRequest {
-    /// Your own id for the customer; an existing customer with it is updated.
+    /// Your own id for the customer (required): an existing customer with it is updated.
     pub source_id: Option<String>,
     pub name: Option<String>,
     pub email: Option<String>,
@@ -103,6 +104,17 @@ pub async fn upsert(
     State(state): State<AppState>,
     ApiJson(body): ApiJson<CustomerRequest>,
 ) -> Result<(StatusCode, Json<Customer>), ApiError> {
+    // The upsert key: without it every retry of the same call would add another customer.
+    if body
+        .source_id
+        .as_deref()
+        .is_none_or(|s| s.trim().is_empty())
+    {
+        return Err(ApiError(AppError::validation(
+            "source_id",
+            "Give your own id for the customer (source_id): the call creates or updates the customer with it.",
+        )));
+    }
     let input = CustomerInput::from(body);
     let (customer, created) = state
         .customers

@@ -4,8 +4,10 @@
 //! a retry that arrives while the first is still running gets 409.
 //!
 //! Keys belong to the API key that used them and live for 24 hours. Only answers that mean
-//! something for a retry are kept: authentication failures, rate limits and server errors are
-//! not, so the retry runs again.
+//! something for a retry are kept: authentication failures, rate limits, conflicts (which say
+//! "not now") and server errors are not, so the retry runs again. A request that never
+//! finishes (the client went away, the handler panicked) releases its key; one left behind by
+//! a process that died is released after ten minutes.
 
 use super::{api_auth::Caller, error::ApiError};
 use crate::{db, ids::now_millis, services::rule_sql::Sql, startup::AppState};
@@ -25,6 +27,37 @@ const REPLAYED: &str = "idempotent-replayed";
 /// Largest request or response body kept.
 const MAX_BODY: usize = 1 << 20;
 const LIFETIME_MS: i64 = 24 * 3_600_000;
+/// After this long, a key still marked in progress belongs to a process that died.
+const ABANDONED_MS: i64 = 10 * 60_000;
+
+/// Releases a claimed key when the request ends without an answer to keep: its future was
+/// dropped (the client disconnected) or unwound (a panic).
+struct Claimed {
+    db: sea_orm::DatabaseConnection,
+    caller: String,
+    key: String,
+    settled: bool,
+}
+
+impl Drop for Claimed {
+    fn drop(&mut self) {
+        if self.settled {
+            return;
+        }
+        let (db, caller, key) = (
+            self.db.clone(),
+            std::mem::take(&mut self.caller),
+            std::mem::take(&mut self.key),
+        );
+        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+            runtime.spawn(async move {
+                if let Err(e) = forget(&db, &caller, &key).await {
+                    tracing::warn!(error = %e, "releasing an unanswered Idempotency-Key failed");
+                }
+            });
+        }
+    }
+}
 
 pub async fn idempotent(State(state): State<AppState>, req: Request, next: Next) -> Response {
     let Some(key) = req.headers().get(HEADER).cloned() else {
@@ -69,6 +102,12 @@ pub async fn idempotent(State(state): State<AppState>, req: Request, next: Next)
         Ok(Some(answer)) => return answer,
         Err(e) => return ApiError(AppError::internal(&e)).into_response(),
     }
+    let mut claimed = Claimed {
+        db: db.clone(),
+        caller: caller.clone(),
+        key: key.clone(),
+        settled: false,
+    };
 
     let response = next
         .run(Request::from_parts(parts, Body::from(bytes)))
@@ -77,11 +116,14 @@ pub async fn idempotent(State(state): State<AppState>, req: Request, next: Next)
     let keep = !status.is_server_error()
         && !matches!(
             status,
-            StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN | StatusCode::TOO_MANY_REQUESTS
+            StatusCode::UNAUTHORIZED
+                | StatusCode::FORBIDDEN
+                | StatusCode::CONFLICT
+                | StatusCode::TOO_MANY_REQUESTS
         );
     let (head, body) = response.into_parts();
     let Ok(body) = to_bytes(body, MAX_BODY).await else {
-        let _ = forget(db, &caller, &key).await;
+        // (The guard releases the key.)
         return StatusCode::INTERNAL_SERVER_ERROR.into_response();
     };
     let stored = if keep {
@@ -98,6 +140,7 @@ pub async fn idempotent(State(state): State<AppState>, req: Request, next: Next)
     } else {
         forget(db, &caller, &key).await
     };
+    claimed.settled = true;
     if let Err(e) = stored {
         tracing::warn!(error = %e, "storing an idempotent answer failed");
     }
@@ -113,14 +156,17 @@ async fn claim(
     now: i64,
 ) -> Result<Option<Response>, sea_orm::DbErr> {
     let backend = db.get_database_backend();
-    // An expired key is free again.
+    // An expired key is free again, and so is one a dead process left in progress.
     let mut q = Sql::new(backend);
     q.push("DELETE FROM idempotency_keys WHERE caller = ")
         .bind(caller.to_owned())
         .push(" AND idem_key = ")
         .bind(key.to_owned())
-        .push(" AND created_at < ")
-        .bind(now - LIFETIME_MS);
+        .push(" AND (created_at < ")
+        .bind(now - LIFETIME_MS)
+        .push(" OR (status IS NULL AND created_at < ")
+        .bind(now - ABANDONED_MS)
+        .push("))");
     db.execute(q.statement()).await?;
     let mut q = Sql::new(backend);
     q.push("INSERT INTO idempotency_keys (caller, idem_key, fingerprint, status, body, created_at) VALUES (")

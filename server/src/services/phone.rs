@@ -14,10 +14,24 @@ impl PhoneNumber {
         if input.is_empty() {
             return Err("Enter a phone number.".into());
         }
+        // What people write as a phone number: digits, a plus, spaces and punctuation, letters
+        // of a vanity number. Anything else (a `tel:` URI's `;phone-context=`, say, on which
+        // the library panics) is refused before it gets there.
+        if input.chars().count() > 40
+            || !input
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || " +-().\u{a0}/".contains(c))
+        {
+            return Err(format!("{input:?} is not a phone number."));
+        }
         let region: Option<Region> = default_country.trim().to_ascii_uppercase().parse().ok();
-        let number = PHONE_NUMBER_UTIL
-            .parse(input, region)
-            .map_err(|_| format!("{input:?} is not a phone number."))?;
+        // And should the library still panic on some input, that input is refused; the
+        // request is not lost.
+        let parsed = std::panic::catch_unwind(|| PHONE_NUMBER_UTIL.parse(input, region));
+        let number = match parsed {
+            Ok(Ok(number)) => number,
+            _ => return Err(format!("{input:?} is not a phone number.")),
+        };
         if !number.is_valid() {
             return Err(format!(
                 "{input:?} is not a valid phone number (national numbers are read as {}; add the country code, e.g. +44…).",
@@ -50,6 +64,23 @@ pub fn is_known_country(code: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn uri_syntax_and_overlong_input_are_refused_not_parsed() {
+        for input in [
+            "1;phone-context=+1;tel:2",
+            "tel:+1-201-555-0123;ext=1",
+            "+1 201 555 0123 <script>",
+            &"1".repeat(41),
+        ] {
+            let err = PhoneNumber::parse(input, "US").unwrap_err();
+            assert!(err.contains("is not a phone number"), "{input}: {err}");
+        }
+        assert_eq!(
+            PhoneNumber::parse("(415) 555-0201", "US").unwrap().as_str(),
+            "+14155550201"
+        );
+    }
 
     #[test]
     fn national_numbers_use_the_default_country() {

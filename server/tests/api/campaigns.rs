@@ -376,6 +376,8 @@ both_backends! {
         assert_eq!((s2, r2), (StatusCode::OK, true), "a retried redemption is not a conflict: {again}");
         let (s3, _, _) = send("/v1/redemptions", redeem.clone(), "red-2").await;
         assert_eq!(s3, StatusCode::CONFLICT, "a new key is a new redemption");
+        let (s4, r4, _) = send("/v1/redemptions", redeem.clone(), "red-2").await;
+        assert_eq!((s4, r4), (StatusCode::CONFLICT, false), "a conflict is not kept: its retry runs again");
 
         let (status, _, body) = send("/v1/redemptions", json!({"code": "OTHER"}), "red-1").await;
         assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);

@@ -57,6 +57,13 @@ both_backends! {
         for field in ["phone", "email", "sms_consent"] {
             assert!(body["error"]["fields"][field].is_string(), "{field}");
         }
+        // Without its upsert key a call could only ever create: refused.
+        for body in [json!({"name": "No Key"}), json!({"source_id": "  ", "name": "No Key"})] {
+            let res = client.post(app.url("/v1/customers")).bearer_auth(&key).json(&body).send().await.unwrap();
+            assert_eq!(res.status(), 422);
+            let answer: Value = res.json().await.unwrap();
+            assert!(answer["error"]["fields"]["source_id"].is_string(), "{answer}");
+        }
         let list: Value = client.get(app.url("/v1/customers")).bearer_auth(&key).send().await.unwrap().json().await.unwrap();
         assert_eq!(list["data"].as_array().unwrap().len(), 0);
     }
