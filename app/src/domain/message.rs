@@ -40,20 +40,38 @@ pub fn preview_parsed(
     data: &TemplateData,
     smart_encoding: bool,
 ) -> MessagePreview {
-    let rendered = render(template, &data.to_value());
-    let (text, smart_alternative) = if smart_encoding {
-        (sms::smart_encode(&rendered), None)
+    let (text, count) = render_for_sending(template, data, smart_encoding);
+    // Without smart encoding the text is the rendered template as is.
+    let smart_alternative = if smart_encoding {
+        None
     } else {
-        let alt = sms::smart_alternative(&rendered);
-        (rendered, alt)
+        sms::smart_alternative(&text)
     };
     MessagePreview {
-        count: sms::count(&text, false),
+        count,
         text,
         smart_alternative,
         unknown_tags: template.unknown_tags(),
         uses_qr: template.uses("voucher.qr_url"),
     }
+}
+
+/// What the sender keeps of one message: the exact text (after smart encoding when asked)
+/// and its count, without the preview's extras (the smart alternative, unknown tags), which a
+/// SEND to a million recipients would compute a million times and throw away.
+pub fn render_for_sending(
+    template: &Template,
+    data: &TemplateData,
+    smart_encoding: bool,
+) -> (String, SmsCount) {
+    let rendered = render(template, &data.to_value());
+    let text = if smart_encoding {
+        sms::smart_encode(&rendered)
+    } else {
+        rendered
+    };
+    let count = sms::count(&text, false);
+    (text, count)
 }
 
 /// The data the benchmarks render the benchmark template with.
@@ -128,6 +146,20 @@ mod tests {
         assert!(p.smart_alternative.is_none());
         let p = preview("It\u{2019}s {{ voucher.code }}", &data(), false).unwrap();
         assert_eq!(p.smart_alternative.unwrap().0, "It's SUMMER-4821");
+    }
+
+    #[test]
+    fn what_is_sent_is_what_the_preview_shows() {
+        let template =
+            Template::parse("It\u{2019}s {{ customer.first_name }}: {{ voucher.code }} \u{1f600}")
+                .unwrap();
+        for smart in [false, true] {
+            let p = preview_parsed(&template, &data(), smart);
+            assert_eq!(
+                render_for_sending(&template, &data(), smart),
+                (p.text, p.count)
+            );
+        }
     }
 
     #[test]

@@ -15,7 +15,7 @@ use super::{campaigns::Walk, distributions::Row, rule_sql::Sql, tokens::random_t
 use crate::ids::now_millis;
 use app::{
     domain::{
-        message::preview_parsed,
+        message::render_for_sending,
         sms,
         template::{
             qr_url, CustomerData, DistributionData, PromotionData, Template, TemplateData,
@@ -354,18 +354,27 @@ fn render(
         },
         unsubscribe_text: None,
     };
-    let preview = preview_parsed(&ctx.template, &data, ctx.smart_encoding);
-    (preview.text, preview.count)
+    render_for_sending(&ctx.template, &data, ctx.smart_encoding)
 }
 
-fn voucher_data(ctx: &Context, code: String, token: &str, expires_at: Option<i64>) -> VoucherData {
+/// A code's expiry as templates see it (`2026-12-31`).
+fn expiration_date(expires_at: Option<i64>) -> Option<String> {
+    expires_at.and_then(|e| {
+        chrono::DateTime::<chrono::Utc>::from_timestamp_millis(e)
+            .map(|t| t.format("%Y-%m-%d").to_string())
+    })
+}
+
+fn voucher_data(
+    ctx: &Context,
+    code: String,
+    token: &str,
+    expiration_date: Option<String>,
+) -> VoucherData {
     VoucherData {
         code,
         qr_url: qr_url(&ctx.public_url, token),
-        expiration_date: expires_at.and_then(|e| {
-            chrono::DateTime::<chrono::Utc>::from_timestamp_millis(e)
-                .map(|t| t.format("%Y-%m-%d").to_string())
-        }),
+        expiration_date,
         discount: ctx
             .campaign
             .as_ref()
@@ -438,6 +447,8 @@ fn qr_token(rng: &mut impl rand::RngCore, voucher_id: i64) -> String {
 fn render_page(ctx: &Context, page: Vec<Pending>, expires_at: Option<i64>) -> Vec<Staged> {
     use rand::SeedableRng;
     let mut rng = rand_chacha::ChaCha20Rng::from_entropy();
+    // Every code this SEND hands out expires at the same moment: its date is written once.
+    let fresh_expiration = expiration_date(expires_at);
     page.into_iter()
         .map(|p| {
             let phone = p.rec.data.phone.clone().unwrap_or_default();
@@ -459,13 +470,13 @@ fn render_page(ctx: &Context, page: Vec<Pending>, expires_at: Option<i64>) -> Ve
                 (Some(_), Some((id, code)), _) => {
                     let token = qr_token(&mut rng, id);
                     (
-                        Some(voucher_data(ctx, code, &token, expires_at)),
+                        Some(voucher_data(ctx, code, &token, fresh_expiration.clone())),
                         Some(id),
                         Some(token),
                     )
                 }
                 (Some(_), None, Some((id, code, token, expires))) => (
-                    Some(voucher_data(ctx, code, &token, expires)),
+                    Some(voucher_data(ctx, code, &token, expiration_date(expires))),
                     Some(id),
                     None,
                 ),
@@ -686,14 +697,14 @@ pub(crate) async fn review(
             match (code, token) {
                 (Some(code), Some(token)) => {
                     let expires: Option<i64> = r.try_get("", "expires_at").ok().flatten();
-                    voucher_data(&ctx, code, &token, expires)
+                    voucher_data(&ctx, code, &token, expiration_date(expires))
                 }
                 // Not drawn yet: a code of this campaign stands in (same shape, same length).
                 _ => voucher_data(
                     &ctx,
                     sample_code.clone().unwrap_or_else(|| "CODE".into()),
                     &"x".repeat(QR_TOKEN_CHARS),
-                    c.expires_at(now),
+                    expiration_date(c.expires_at(now)),
                 ),
             }
         });
