@@ -201,7 +201,12 @@ pub trait Integrations: Send + Sync + 'static {
 #[async_trait]
 pub trait Distributions: Send + Sync + 'static {
     /// Newest first; `status` filters (draft, sending, sent).
-    async fn list(&self, status: Option<String>) -> Result<Vec<DistributionView>, AppError>;
+    /// Newest first; answers a page and whether more follow.
+    async fn list(
+        &self,
+        status: Option<String>,
+        page: Page,
+    ) -> Result<(Vec<DistributionView>, bool), AppError>;
     async fn get(&self, id: &str) -> Result<DistributionView, AppError>;
     /// A draft with defaults (the default integration preselected) and what `input` gives.
     async fn create(&self, input: DistributionInput) -> Result<DistributionView, AppError>;

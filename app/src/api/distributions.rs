@@ -30,12 +30,11 @@ pub struct WizardData {
     pub options: WizardOptions,
 }
 
-/// A distribution's page: itself, failures by reason and a page of its messages.
+/// A distribution's live part: itself (with its counts) and failures by reason.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ReportData {
+pub struct ProgressData {
     pub distribution: DistributionView,
     pub failures: Vec<FailureGroup>,
-    pub messages: MessagePage,
 }
 
 #[server(endpoint = "list_distributions")]
@@ -44,7 +43,12 @@ pub async fn list_distributions(status: Option<String>) -> Result<Vec<Distributi
     respond(
         async {
             require_user()?;
-            ports()?.distributions.list(status).await
+            // The list page shows the latest 200.
+            let page = crate::ports::Page {
+                limit: 200,
+                starting_after: None,
+            };
+            Ok(ports()?.distributions.list(status, page).await?.0)
         }
         .await,
     )
@@ -135,6 +139,7 @@ pub async fn get_wizard(id: String) -> Result<WizardData, AppError> {
 async fn save(
     id: &str,
     step: &str,
+    go: &str,
     input: crate::dto::DistributionInput,
 ) -> Result<DistributionView, AppError> {
     use super::context::*;
@@ -149,8 +154,30 @@ async fn save(
             },
         )
         .await?;
-    redirect_form_post(&format!("/distributions/{id}/{}", next_step(step)));
+    redirect_form_post(&format!("/distributions/{id}/{}", step_after(step, go)));
     Ok(saved)
+}
+
+/// Where a step's form goes once saved: on to the next step, or back to the one before
+/// with "← Back" (which saves too, so going back and forth keeps what was typed).
+pub fn step_after(step: &str, go: &str) -> &'static str {
+    if go == "back" {
+        previous_step(step)
+    } else {
+        next_step(step)
+    }
+}
+
+/// The step before `step`.
+pub fn previous_step(step: &str) -> &'static str {
+    match step {
+        "audience" => "purpose",
+        "subject" => "audience",
+        "message" => "subject",
+        "reminders" => "message",
+        "review" => "reminders",
+        _ => "purpose",
+    }
 }
 
 /// The step after `step`.
@@ -167,16 +194,33 @@ pub fn next_step(step: &str) -> &'static str {
 #[server(endpoint = "save_purpose")]
 pub async fn save_purpose(
     id: String,
+    #[server(default)] go: String,
     purpose: String,
     #[server(default)] campaign_id: String,
     #[server(default)] promotion_tier_id: String,
 ) -> Result<DistributionView, AppError> {
     use super::context::*;
     use crate::dto::DistributionInput;
+    if let Err(e) = require_user() {
+        return respond(Err(e));
+    }
+    if purpose == "unique_codes" && campaign_id.trim().is_empty() {
+        return respond(Err(AppError::validation(
+            "campaign_id",
+            "Choose the campaign whose codes to send.",
+        )));
+    }
+    if purpose == "promotion" && promotion_tier_id.trim().is_empty() {
+        return respond(Err(AppError::validation(
+            "promotion_tier_id",
+            "Choose the promotion to announce.",
+        )));
+    }
     respond(
         save(
             &id,
             "purpose",
+            &go,
             DistributionInput {
                 // Only the pick that fits the purpose is kept.
                 campaign_id: Some(if purpose == "unique_codes" {
@@ -201,6 +245,7 @@ pub async fn save_purpose(
 #[server(endpoint = "save_audience")]
 pub async fn save_audience(
     id: String,
+    #[server(default)] go: String,
     kind: String,
     #[server(default)] segment_id: String,
     #[server(default)] customer: String,
@@ -218,9 +263,18 @@ pub async fn save_audience(
                     if query.is_empty() {
                         return Err(AppError::validation("customer", "Type the customer's name, email, phone or id."));
                     }
-                    let (found, _) = ports()?
-                        .customers
-                        .search(query, crate::ports::Page { limit: 3, starting_after: None })
+                    let customers = &ports()?.customers;
+                    // An id or source id names one customer (the field shows the saved
+                    // customer's id when the step is opened again).
+                    match customers.get(query).await {
+                        Ok(c) => {
+                            return save(&id, "audience", &go, DistributionInput { audience: Some(Audience::Customer(c.id)), ..Default::default() }).await
+                        }
+                        Err(e) if e.status() == 404 => {}
+                        Err(e) => return Err(e),
+                    }
+                    let (found, _) = customers
+                        .search(query, crate::ports::Page { limit: 20, starting_after: None })
                         .await?;
                     let exact = found.iter().find(|c| {
                         c.id == query
@@ -242,7 +296,14 @@ pub async fn save_audience(
                 }
                 _ => return Err(AppError::validation("kind", "Choose one customer or a segment.")),
             };
-            save(&id, "audience", DistributionInput { audience: Some(audience), ..Default::default() }).await
+            let field = if matches!(audience, Audience::Segment(_)) { "segment_id" } else { "customer" };
+            save(&id, "audience", &go, DistributionInput { audience: Some(audience), ..Default::default() })
+                .await
+                // The service names the audience as a whole; the form shows it beside the pick.
+                .map_err(|e| match e.field("audience") {
+                    Some(message) => AppError::validation(field, message),
+                    None => e,
+                })
         }
         .await,
     )
@@ -251,6 +312,7 @@ pub async fn save_audience(
 #[server(endpoint = "save_subject")]
 pub async fn save_subject(
     id: String,
+    #[server(default)] go: String,
     name: String,
     #[server(default)] subject: String,
 ) -> Result<DistributionView, AppError> {
@@ -260,6 +322,7 @@ pub async fn save_subject(
         save(
             &id,
             "subject",
+            &go,
             DistributionInput {
                 name: Some(name),
                 subject: Some(subject),
@@ -273,6 +336,7 @@ pub async fn save_subject(
 #[server(endpoint = "save_message")]
 pub async fn save_message(
     id: String,
+    #[server(default)] go: String,
     #[server(default)] integration_id: String,
     #[server(default)] template: String,
     #[server(default)] smart_encoding: Option<String>,
@@ -293,6 +357,7 @@ pub async fn save_message(
             save(
                 &id,
                 "message",
+                &go,
                 DistributionInput {
                     integration_id: Some(integration_id),
                     template: Some(template),
@@ -310,6 +375,7 @@ pub async fn save_message(
 #[server(endpoint = "save_reminders")]
 pub async fn save_reminders(
     id: String,
+    #[server(default)] go: String,
     #[server(default)] remind: Option<String>,
     #[server(default)] after_hours: String,
     #[server(default)] only_if_not_redeemed: Option<String>,
@@ -334,6 +400,7 @@ pub async fn save_reminders(
             save(
                 &id,
                 "reminders",
+                &go,
                 DistributionInput {
                     reminders: Some(reminders),
                     ..Default::default()
@@ -417,13 +484,9 @@ pub async fn duplicate_distribution(id: String) -> Result<String, AppError> {
     )
 }
 
-#[server(endpoint = "distribution_report")]
-pub async fn distribution_report(
-    id: String,
-    q: String,
-    status: String,
-    after: Option<i64>,
-) -> Result<ReportData, AppError> {
+/// What the distribution's page refreshes while it sends: counts and failures.
+#[server(endpoint = "distribution_progress")]
+pub async fn distribution_progress(id: String) -> Result<ProgressData, AppError> {
     use super::context::*;
     respond(
         async {
@@ -431,15 +494,31 @@ pub async fn distribution_report(
             let ports = ports()?;
             let distribution = ports.distributions.get(&id).await?;
             let failures = ports.distributions.failures(&id).await?;
-            let messages = ports
-                .distributions
-                .messages(&id, &q, Some(status).filter(|s| !s.is_empty()), after, 50)
-                .await?;
-            Ok(ReportData {
+            Ok(ProgressData {
                 distribution,
                 failures,
-                messages,
             })
+        }
+        .await,
+    )
+}
+
+/// A page of the distribution's message log, searched and filtered.
+#[server(endpoint = "distribution_messages")]
+pub async fn distribution_messages(
+    id: String,
+    q: String,
+    status: String,
+    after: Option<i64>,
+) -> Result<MessagePage, AppError> {
+    use super::context::*;
+    respond(
+        async {
+            require_user()?;
+            ports()?
+                .distributions
+                .messages(&id, &q, Some(status).filter(|s| !s.is_empty()), after, 50)
+                .await
         }
         .await,
     )

@@ -32,6 +32,25 @@ where
     })
 }
 
+/// Every error a server action returned, field errors spelled out: for forms whose fields
+/// were filled in on other pages (the wizard's review), where no field is here to show them.
+pub fn any_error<T>(value: MappedSignal<Option<Result<T, AppError>>>) -> Signal<Option<String>>
+where
+    T: Clone + Send + Sync + 'static,
+{
+    Signal::derive(move || {
+        value.with(|v| match v {
+            Some(Err(e)) => Some(match e.fields() {
+                Some(fields) if !fields.is_empty() => {
+                    fields.values().cloned().collect::<Vec<_>>().join(" ")
+                }
+                _ => e.to_string(),
+            }),
+            _ => None,
+        })
+    })
+}
+
 /// A labelled input with its hint and its error, wired for screen readers.
 #[component]
 pub fn TextField(

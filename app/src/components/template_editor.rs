@@ -8,7 +8,7 @@ use crate::{
         sms::{self, gsm_runs, smart_encode},
         template::{
             sample_customers, sample_promotion, sample_voucher, CustomerData, DistributionData,
-            TemplateData, TemplateError, TAGS,
+            PromotionData, TemplateData, TemplateError, TAGS,
         },
     },
 };
@@ -27,10 +27,20 @@ pub fn TemplateEditor(
     /// Whether the message carries a code (offers code tags and a sample code).
     #[prop(default = true)]
     with_codes: bool,
+    /// Whether the message announces a promotion (offers the promotion's tags).
+    #[prop(default = true)]
+    with_promotion: bool,
+    /// The promotion announced; a sample one when not given.
+    #[prop(default = None)]
+    promotion: Option<PromotionData>,
+    /// Smart encoding, as the message will be sent (off when not given).
+    #[prop(into, optional)]
+    smart_encoding: Option<Signal<bool>>,
     /// The distribution's subject, for `{{ distribution.subject }}`.
     #[prop(into, optional)]
     subject: MaybeProp<String>,
 ) -> impl IntoView {
+    let promotion = promotion.unwrap_or_else(sample_promotion);
     let samples = StoredValue::new(sample_customers());
     let sample = RwSignal::new(0usize);
     // A real customer picked in the search box: fetched once, then used on every keystroke.
@@ -51,18 +61,19 @@ pub fn TemplateEditor(
         let data = TemplateData {
             customer,
             voucher: voucher.clone(),
-            promotion: Some(sample_promotion()),
+            promotion: Some(promotion.clone()),
             distribution: DistributionData {
                 subject: subject.get().unwrap_or_else(|| "Winter sale".into()),
             },
             unsubscribe_text: None,
         };
-        body.with(|source| preview(source, &data, false))
+        let smart = smart_encoding.is_some_and(|s| s.get());
+        body.with(|source| preview(source, &data, smart))
     });
 
     let tags = TAGS
         .iter()
-        .filter(|t| with_codes || !t.needs_code)
+        .filter(|t| (with_codes || !t.needs_code) && (with_promotion || !t.needs_promotion))
         .map(|t| {
             let insert = t.insert;
             view! {

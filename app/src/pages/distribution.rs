@@ -4,12 +4,12 @@
 use super::{distributions::purpose_label, PageError, PageHeader};
 use crate::{
     api::distributions::{
-        distribution_report, get_wizard, review_distribution, DeleteDistribution,
-        DuplicateDistribution, ReportData, SaveAudience, SaveMessage, SavePurpose, SaveReminders,
-        SaveSubject, SendDistribution, WizardData,
+        distribution_messages, distribution_progress, get_wizard, review_distribution,
+        DeleteDistribution, DuplicateDistribution, SaveAudience, SaveMessage, SavePurpose,
+        SaveReminders, SaveSubject, SendDistribution, WizardData,
     },
     components::{
-        form::{field_error, form_error, FormAlert, SubmitButton, TextField},
+        form::{any_error, field_error, form_error, FormAlert, TextField},
         template_editor::TemplateEditor,
         time::format_timestamp,
     },
@@ -67,6 +67,7 @@ fn Wizard(data: WizardData, step: String) -> impl IntoView {
         <Title text=format!("{title} · draft")/>
         <PageHeader title=title description="A manual message: choose what, to whom and how, review, then send."/>
         <p class="breadcrumbs"><a href="/distributions">"← Distributions"</a></p>
+        <DraftTools id=d.id.clone()/>
         <nav class="steps" aria-label="Steps">
             <ol>
                 {STEPS.iter().enumerate().map(|(i, (s, label))| {
@@ -95,37 +96,96 @@ fn Wizard(data: WizardData, step: String) -> impl IntoView {
     }
 }
 
-/// Back and next links under each step's form.
+/// On every step of a draft: duplicate it (the copy opens at its review) or delete it.
 #[component]
-fn StepActions(id: String, step: &'static str, pending: Signal<bool>) -> impl IntoView {
-    let at = step_index(step);
-    let back = (at > 0).then(|| format!("/distributions/{id}/{}", STEPS[at - 1].0));
+fn DraftTools(id: String) -> impl IntoView {
+    let duplicate = ServerAction::<DuplicateDistribution>::new();
+    let delete = ServerAction::<DeleteDistribution>::new();
+    let navigate = use_navigate();
+    Effect::new(move |_| {
+        if let Some(Ok(copy)) = duplicate.value().get() {
+            navigate(&format!("/distributions/{copy}/review"), Default::default());
+        }
+    });
+    let to_list = use_navigate();
+    Effect::new(move |_| {
+        if let Some(Ok(())) = delete.value().get() {
+            to_list("/distributions", Default::default());
+        }
+    });
+    let failed = Signal::derive(move || {
+        duplicate
+            .value()
+            .with(|v| {
+                v.as_ref()
+                    .and_then(|r| r.as_ref().err().map(ToString::to_string))
+            })
+            .or_else(|| {
+                delete.value().with(|v| {
+                    v.as_ref()
+                        .and_then(|r| r.as_ref().err().map(ToString::to_string))
+                })
+            })
+    });
+    let copy_of = id.clone();
     view! {
-        <div class="form-actions wizard-actions">
-            {back.map(|href| view! { <a class="btn" href=href>"← Back"</a> })}
-            <SubmitButton label="Save and continue →" busy_label="Saving…" pending/>
+        <div class="draft-tools">
+            <FormAlert message=failed/>
+            <ActionForm action=duplicate attr:class="inline-form">
+                <input type="hidden" name="id" value=copy_of/>
+                <button type="submit" class="btn btn-small">"Duplicate draft"</button>
+            </ActionForm>
+            <ActionForm action=delete attr:class="inline-form">
+                <input type="hidden" name="id" value=id/>
+                <button type="submit" class="btn btn-link">"Delete draft"</button>
+            </ActionForm>
         </div>
     }
 }
 
-/// After a step's form saved, the hydrated app goes to the next step.
+/// Back and next under each step's form. Both submit the form (the browser sends the button
+/// pressed as `go`), so what was typed is saved whichever way the marketer goes.
+#[component]
+fn StepActions(step: &'static str, pending: Signal<bool>, back: RwSignal<bool>) -> impl IntoView {
+    let first = step_index(step) == 0;
+    view! {
+        // "Save and continue" comes first, so Enter in a field goes on; the style shows
+        // "← Back" on the left.
+        <div class="form-actions wizard-actions">
+            <button type="submit" class="btn btn-primary" name="go" value="next" disabled=move || pending.get()
+                aria-busy=move || pending.get().then_some("true") on:click=move |_| back.set(false)>
+                {move || if pending.get() { "Saving…" } else { "Save and continue →" }}
+            </button>
+            {(!first).then(|| view! {
+                <button type="submit" class="btn" name="go" value="back" disabled=move || pending.get()
+                    on:click=move |_| back.set(true)>"← Back"</button>
+            })}
+        </div>
+    }
+}
+
+/// After a step's form saved, the hydrated app goes on to the next step, or back to the one
+/// before when "← Back" was pressed. Answers the flag the step's buttons set.
 fn follow(
     value: MappedSignal<Option<Result<DistributionView, crate::error::AppError>>>,
     id: String,
     step: &'static str,
-) {
+) -> RwSignal<bool> {
+    let back = RwSignal::new(false);
     let navigate = use_navigate();
     Effect::new(move |_| {
         if let Some(Ok(_)) = value.get() {
+            let go = if back.get_untracked() { "back" } else { "next" };
             navigate(
                 &format!(
                     "/distributions/{id}/{}",
-                    crate::api::distributions::next_step(step)
+                    crate::api::distributions::step_after(step, go)
                 ),
                 Default::default(),
             );
         }
     });
+    back
 }
 
 #[component]
@@ -133,7 +193,7 @@ fn PurposeStep(data: WizardData) -> impl IntoView {
     let d = data.distribution;
     let save = ServerAction::<SavePurpose>::new();
     let value = save.value();
-    follow(value, d.id.clone(), "purpose");
+    let back = follow(value, d.id.clone(), "purpose");
     let purpose = RwSignal::new(d.purpose.clone());
     // Without JavaScript every field shows; the hydrated page shows those that fit the choice.
     let hydrated = RwSignal::new(false);
@@ -165,27 +225,27 @@ fn PurposeStep(data: WizardData) -> impl IntoView {
                 </fieldset>
                 <div class="field" class:invalid=move || field_error(value, "campaign_id").get().is_some() hidden=move || hydrated.get() && purpose.get() != "unique_codes">
                     <label for="campaign">"Campaign"</label>
-                    <select id="campaign" name="campaign_id">
+                    <select id="campaign" name="campaign_id" aria-invalid=move || field_error(value, "campaign_id").get().is_some().then_some("true") aria-describedby="campaign-error">
                         <option value="">"Choose a campaign…"</option>
                         {campaigns.into_iter().map(|(id, name, left)| {
                             let selected = id == campaign_id;
                             view! { <option value=id selected=selected>{format!("{name} — {left} codes left")}</option> }
                         }).collect_view()}
                     </select>
-                    <p class="field-error" hidden=move || field_error(value, "campaign_id").get().is_none()>{move || field_error(value, "campaign_id").get()}</p>
+                    <p class="field-error" id="campaign-error" hidden=move || field_error(value, "campaign_id").get().is_none()>{move || field_error(value, "campaign_id").get()}</p>
                 </div>
-                <div class="field" hidden=move || hydrated.get() && purpose.get() != "promotion">
+                <div class="field" class:invalid=move || field_error(value, "promotion_tier_id").get().is_some() hidden=move || hydrated.get() && purpose.get() != "promotion">
                     <label for="tier">"Promotion tier"</label>
-                    <select id="tier" name="promotion_tier_id">
+                    <select id="tier" name="promotion_tier_id" aria-invalid=move || field_error(value, "promotion_tier_id").get().is_some().then_some("true") aria-describedby="tier-error">
                         <option value="">"Choose a promotion…"</option>
                         {tiers.into_iter().map(|(id, name, banner)| {
                             let selected = id == tier_id;
                             view! { <option value=id selected=selected>{format!("{name} — {banner}")}</option> }
                         }).collect_view()}
                     </select>
-                    <p class="field-error" hidden=move || field_error(value, "promotion_tier_id").get().is_none()>{move || field_error(value, "promotion_tier_id").get()}</p>
+                    <p class="field-error" id="tier-error" hidden=move || field_error(value, "promotion_tier_id").get().is_none()>{move || field_error(value, "promotion_tier_id").get()}</p>
                 </div>
-                <StepActions id=d.id.clone() step="purpose" pending=save.pending().into()/>
+                <StepActions step="purpose" pending=save.pending().into() back/>
             </ActionForm>
         </section>
     }
@@ -196,7 +256,7 @@ fn AudienceStep(data: WizardData) -> impl IntoView {
     let d = data.distribution;
     let save = ServerAction::<SaveAudience>::new();
     let value = save.value();
-    follow(value, d.id.clone(), "audience");
+    let back = follow(value, d.id.clone(), "audience");
     let hydrated = RwSignal::new(false);
     Effect::new(move |_| hydrated.set(true));
     let kind = RwSignal::new(match &d.audience {
@@ -228,20 +288,20 @@ fn AudienceStep(data: WizardData) -> impl IntoView {
                 </fieldset>
                 <div class="field" class:invalid=move || field_error(value, "segment_id").get().is_some() hidden=move || hydrated.get() && kind.get() != "segment">
                     <label for="segment">"Segment"</label>
-                    <select id="segment" name="segment_id">
+                    <select id="segment" name="segment_id" aria-invalid=move || field_error(value, "segment_id").get().is_some().then_some("true") aria-describedby="segment-error">
                         <option value="">"Choose a segment…"</option>
                         {segments.into_iter().map(|(id, name, count)| {
                             let selected = id == segment_id;
                             view! { <option value=id selected=selected>{format!("{name} ({count} now)")}</option> }
                         }).collect_view()}
                     </select>
-                    <p class="field-error" hidden=move || field_error(value, "segment_id").get().is_none()>{move || field_error(value, "segment_id").get()}</p>
+                    <p class="field-error" id="segment-error" hidden=move || field_error(value, "segment_id").get().is_none()>{move || field_error(value, "segment_id").get()}</p>
                 </div>
                 <div hidden=move || hydrated.get() && kind.get() != "customer">
                     <TextField id="audience-customer" label="Customer" name="customer" value=customer
                         hint="Name, email, phone, source id or customer id." error=field_error(value, "customer")/>
                 </div>
-                <StepActions id=d.id.clone() step="audience" pending=save.pending().into()/>
+                <StepActions step="audience" pending=save.pending().into() back/>
             </ActionForm>
         </section>
     }
@@ -252,7 +312,7 @@ fn SubjectStep(data: WizardData) -> impl IntoView {
     let d = data.distribution;
     let save = ServerAction::<SaveSubject>::new();
     let value = save.value();
-    follow(value, d.id.clone(), "subject");
+    let back = follow(value, d.id.clone(), "subject");
     view! {
         <section class="card">
             <h2>"3. Name and subject"</h2>
@@ -263,7 +323,7 @@ fn SubjectStep(data: WizardData) -> impl IntoView {
                     hint="For you and your team; shown in the list and the report." error=field_error(value, "name")/>
                 <TextField id="distribution-subject" label="Subject" name="subject" value=d.subject.clone()
                     hint="Internal; messages can show it with {{ distribution.subject }}." error=field_error(value, "subject")/>
-                <StepActions id=d.id.clone() step="subject" pending=save.pending().into()/>
+                <StepActions step="subject" pending=save.pending().into() back/>
             </ActionForm>
         </section>
     }
@@ -279,7 +339,7 @@ fn MessageStep(data: WizardData) -> impl IntoView {
     let d = data.distribution;
     let save = ServerAction::<SaveMessage>::new();
     let value = save.value();
-    follow(value, d.id.clone(), "message");
+    let back = follow(value, d.id.clone(), "message");
     let starter = match d.purpose.as_str() {
         "unique_codes" => STARTER_CODES,
         "promotion" => STARTER_PROMOTION,
@@ -292,6 +352,17 @@ fn MessageStep(data: WizardData) -> impl IntoView {
     });
     let integrations = data.options.integrations;
     let chosen = d.integration_id.clone().unwrap_or_default();
+    // The preview shows what will be sent: the chosen promotion, smart encoding as ticked.
+    let promotion = data
+        .options
+        .tiers
+        .iter()
+        .find(|(id, _, _)| Some(id) == d.promotion_tier_id.as_ref())
+        .map(|(_, name, banner)| crate::domain::template::PromotionData {
+            name: name.clone(),
+            banner: banner.clone(),
+        });
+    let smart = RwSignal::new(d.smart_encoding);
     let no_integrations = integrations.is_empty();
     view! {
         <section class="card">
@@ -305,21 +376,23 @@ fn MessageStep(data: WizardData) -> impl IntoView {
                 </div>
                 <div class="field" class:invalid=move || field_error(value, "integration_id").get().is_some()>
                     <label for="integration">"SMS integration"</label>
-                    <select id="integration" name="integration_id">
+                    <select id="integration" name="integration_id" aria-invalid=move || field_error(value, "integration_id").get().is_some().then_some("true") aria-describedby="integration-error">
                         {no_integrations.then(|| view! { <option value="">"No enabled integration: ask an admin to add one"</option> })}
                         {integrations.into_iter().map(|(id, name, rate, is_default)| {
                             let selected = id == chosen;
                             view! { <option value=id selected=selected>{format!("{name} — {rate} segments/s{}", if is_default { " (default)" } else { "" })}</option> }
                         }).collect_view()}
                     </select>
-                    <p class="field-error" hidden=move || field_error(value, "integration_id").get().is_none()>{move || field_error(value, "integration_id").get()}</p>
+                    <p class="field-error" id="integration-error" hidden=move || field_error(value, "integration_id").get().is_none()>{move || field_error(value, "integration_id").get()}</p>
                 </div>
                 <div class="field" class:invalid=move || field_error(value, "template").get().is_some()>
-                    <TemplateEditor body settings=data.options.preview with_codes=d.purpose == "unique_codes" subject=d.subject.clone()/>
+                    <TemplateEditor body settings=data.options.preview with_codes=d.purpose == "unique_codes"
+                        with_promotion=d.purpose == "promotion" promotion smart_encoding=smart subject=d.subject.clone()/>
                     <p class="field-error" hidden=move || field_error(value, "template").get().is_none()>{move || field_error(value, "template").get()}</p>
                 </div>
-                <label class="choice"><input type="checkbox" name="smart_encoding" value="on" checked=d.smart_encoding/>" Smart encoding (replace curly quotes, dashes and the like with GSM-7 look-alikes)"</label>
-                <StepActions id=d.id.clone() step="message" pending=save.pending().into()/>
+                <label class="choice"><input type="checkbox" name="smart_encoding" value="on" checked=d.smart_encoding
+                    on:change=move |ev| smart.set(event_target_checked(&ev))/>" Smart encoding (replace curly quotes, dashes and the like with GSM-7 look-alikes)"</label>
+                <StepActions step="message" pending=save.pending().into() back/>
             </ActionForm>
         </section>
     }
@@ -330,7 +403,7 @@ fn RemindersStep(data: WizardData) -> impl IntoView {
     let d = data.distribution;
     let save = ServerAction::<SaveReminders>::new();
     let value = save.value();
-    follow(value, d.id.clone(), "reminders");
+    let back = follow(value, d.id.clone(), "reminders");
     let existing = d.reminders.first().cloned();
     let on = existing.is_some();
     let hours = existing
@@ -362,10 +435,10 @@ fn RemindersStep(data: WizardData) -> impl IntoView {
                 })}
                 <div class="field" class:invalid=move || field_error(value, "reminder_template").get().is_some()>
                     <label for="reminder-template">"Reminder text"</label>
-                    <textarea id="reminder-template" name="reminder_template" rows="3">{text}</textarea>
-                    <p class="field-error" hidden=move || field_error(value, "reminder_template").get().is_none()>{move || field_error(value, "reminder_template").get()}</p>
+                    <textarea id="reminder-template" name="reminder_template" rows="3" aria-invalid=move || field_error(value, "reminder_template").get().is_some().then_some("true") aria-describedby="reminder-template-error">{text}</textarea>
+                    <p class="field-error" id="reminder-template-error" hidden=move || field_error(value, "reminder_template").get().is_none()>{move || field_error(value, "reminder_template").get()}</p>
                 </div>
-                <StepActions id=d.id.clone() step="reminders" pending=save.pending().into()/>
+                <StepActions step="reminders" pending=save.pending().into() back/>
             </ActionForm>
         </section>
     }
@@ -408,14 +481,7 @@ fn Review(d: DistributionView, r: ReviewReport) -> impl IntoView {
         }
     });
     let ready = r.problems.is_empty();
-    let delete = ServerAction::<DeleteDistribution>::new();
-    let (send_id, delete_id) = (d.id.clone(), d.id.clone());
-    let to_list = use_navigate();
-    Effect::new(move |_| {
-        if let Some(Ok(())) = delete.value().get() {
-            to_list("/distributions", Default::default());
-        }
-    });
+    let send_id = d.id.clone();
     let x = &r.exclusions;
     let reminders = d.reminders.clone();
     view! {
@@ -453,7 +519,7 @@ fn Review(d: DistributionView, r: ReviewReport) -> impl IntoView {
                 }).collect_view()}
             </ul>
             <ActionForm action=send attr:class="form send-form">
-                <FormAlert message=form_error(value)/>
+                <FormAlert message=any_error(value)/>
                 <input type="hidden" name="id" value=send_id/>
                 <input type="hidden" name="send_key" value=r.send_key.clone()/>
                 <div class="form-actions">
@@ -463,15 +529,14 @@ fn Review(d: DistributionView, r: ReviewReport) -> impl IntoView {
                     </button>
                 </div>
             </ActionForm>
-            <ActionForm action=delete attr:class="inline-form">
-                <input type="hidden" name="id" value=delete_id/>
-                <button type="submit" class="btn btn-link">"Delete this draft"</button>
-            </ActionForm>
         </section>
     }
 }
 
-/// `/distributions/:id`: progress while sending, the report when done.
+/// `/distributions/:id`: progress while sending, the report when done. The counts refresh
+/// on their own (every 1.5 s while sending, then every 5 s for ten minutes while delivery
+/// reports are still due); the message log is read when the page opens, when a search is
+/// made and once when sending ends, so what a marketer types in its search box stays.
 #[component]
 pub fn DistributionPage() -> impl IntoView {
     let params = use_params_map();
@@ -480,42 +545,110 @@ pub fn DistributionPage() -> impl IntoView {
     let q = move || query.with(|m| m.get("q").unwrap_or_default());
     let status = move || query.with(|m| m.get("status").unwrap_or_default());
     let after = move || query.with(|m| m.get("after").and_then(|a| a.parse::<i64>().ok()));
-    let report = Resource::new(
+    let progress = Resource::new(id, distribution_progress);
+    let log = Resource::new(
         move || (id(), q(), status(), after()),
-        |(id, q, status, after)| distribution_report(id, q, status, after),
+        |(id, q, status, after)| distribution_messages(id, q, status, after),
     );
-    let sending = RwSignal::new(false);
+    let every: RwSignal<Option<u64>> = RwSignal::new(None);
     Effect::new(move |_| {
-        if sending.get() {
+        if let Some(ms) = every.get() {
             if let Ok(handle) = set_interval_with_handle(
-                move || report.refetch(),
-                std::time::Duration::from_millis(1500),
+                move || progress.refetch(),
+                std::time::Duration::from_millis(ms),
             ) {
                 on_cleanup(move || handle.clear());
             }
         }
     });
+    let was_sending = StoredValue::new(false);
+    let receipt_polls = StoredValue::new(0u32);
+    // Whether the log belongs on the page (the distribution exists and was sent), read once:
+    // the log must not hang off `progress`, whose every refresh would redraw it.
+    let gate = Resource::new(id, distribution_progress);
     view! {
         <Transition fallback=|| view! { <p class="loading">"Loading…"</p> }>
             {move || Suspend::new(async move {
-                match report.await {
-                    Ok(r) if r.distribution.status == "draft" => view! {
-                        <PageError title="Distribution" status=409 message="This distribution is a draft." back_href=format!("/distributions/{}/{}", r.distribution.id, r.distribution.step) back_label="Continue the wizard"/>
+                match progress.await {
+                    Ok(p) if p.distribution.status == "draft" => view! {
+                        <PageError title="Distribution" status=409 message="This distribution is a draft." back_href=format!("/distributions/{}/{}", p.distribution.id, p.distribution.step) back_label="Continue the wizard"/>
                     }.into_any(),
-                    Ok(r) => {
-                        sending.set(r.distribution.status == "sending");
-                        view! { <Report r query=q() status=status()/> }.into_any()
+                    Ok(p) => {
+                        let sending = p.distribution.status == "sending";
+                        let s = p.distribution.stats.clone().unwrap_or_default();
+                        let next = if sending {
+                            Some(1500)
+                        } else if s.accepted + s.sent > 0 && receipt_polls.get_value() < 120 {
+                            receipt_polls.update_value(|n| *n += 1);
+                            Some(5000)
+                        } else {
+                            None
+                        };
+                        if every.get_untracked() != next {
+                            every.set(next);
+                        }
+                        if was_sending.get_value() && !sending {
+                            log.refetch();
+                        }
+                        was_sending.set_value(sending);
+                        view! { <Report d=p.distribution failures=p.failures/> }.into_any()
                     }
                     Err(e) => view! { <PageError title="Distribution" status=e.status() message=e.to_string() back_href="/distributions" back_label="Back to distributions"/> }.into_any(),
                 }
             })}
         </Transition>
+        <Suspense fallback=|| ()>
+            {move || Suspend::new(async move {
+                match gate.await {
+                    Ok(p) if p.distribution.status != "draft" => view! {
+                        <section class="card table-card" aria-labelledby="log-heading">
+                            <h2 id="log-heading">"Messages"</h2>
+                            <form method="get" class="inline-form search-form">
+                                <label for="log-q" class="visually-hidden">"Search messages"</label>
+                                <input id="log-q" name="q" type="search" value=q() placeholder="Name, number or text"/>
+                                <select name="status" aria-label="Status">
+                                    {["", "queued", "accepted", "sent", "delivered", "failed", "skipped", "unknown"].into_iter().map(|v| {
+                                        let selected = v == status();
+                                        view! { <option value=v selected=selected>{if v.is_empty() { "Any status" } else { v }}</option> }
+                                    }).collect_view()}
+                                </select>
+                                <button type="submit" class="btn">"Search"</button>
+                                <a class="btn" href=move || csv_href(&id(), &q(), &status()) download="">"Export CSV"</a>
+                            </form>
+                            <Transition fallback=|| view! { <p class="loading">"Loading messages…"</p> }>
+                                {move || Suspend::new(async move {
+                                    match log.await {
+                                        Ok(page) => view! { <MessageLog id=id() page query=q() status=status()/> }.into_any(),
+                                        Err(e) => view! { <div class="alert alert-error" role="alert">{e.to_string()}</div> }.into_any(),
+                                    }
+                                })}
+                            </Transition>
+                        </section>
+                    }.into_any(),
+                    _ => ().into_any(),
+                }
+            })}
+        </Suspense>
     }
 }
 
+/// The CSV export of the messages the log shows (its search and status filter).
+fn csv_href(id: &str, q: &str, status: &str) -> String {
+    let mut href = format!("/app/distributions/{id}/messages.csv");
+    let params: Vec<String> = [("q", q), ("status", status)]
+        .into_iter()
+        .filter(|(_, v)| !v.is_empty())
+        .map(|(k, v)| format!("{k}={}", urlencode(v)))
+        .collect();
+    if !params.is_empty() {
+        href.push('?');
+        href.push_str(&params.join("&"));
+    }
+    href
+}
+
 #[component]
-fn Report(r: ReportData, query: String, status: String) -> impl IntoView {
-    let d = r.distribution;
+fn Report(d: DistributionView, failures: Vec<crate::dto::FailureGroup>) -> impl IntoView {
     let s = d.stats.clone().unwrap_or_default();
     let duplicate = ServerAction::<DuplicateDistribution>::new();
     let navigate = use_navigate();
@@ -525,15 +658,6 @@ fn Report(r: ReportData, query: String, status: String) -> impl IntoView {
         }
     });
     let sending = d.status == "sending";
-    let next = r.messages.next_after.map(|a| {
-        format!(
-            "/distributions/{}?q={}&status={}&after={a}",
-            d.id,
-            urlencode(&query),
-            urlencode(&status)
-        )
-    });
-    let csv = format!("/app/distributions/{}/messages.csv", d.id);
     view! {
         <Title text=d.name.clone()/>
         <PageHeader title=d.name.clone()/>
@@ -557,58 +681,61 @@ fn Report(r: ReportData, query: String, status: String) -> impl IntoView {
         </section>
         <section class="card" aria-labelledby="failures-heading">
             <h2 id="failures-heading">"Not delivered, by reason"</h2>
-            {if r.failures.is_empty() {
+            {if failures.is_empty() {
                 view! { <p class="muted">"Nothing failed or was skipped."</p> }.into_any()
             } else {
                 view! {
                     <table class="table" data-testid="failures">
                         <thead><tr><th scope="col">"Status"</th><th scope="col">"Reason"</th><th scope="col" class="num">"Messages"</th></tr></thead>
-                        <tbody>{r.failures.into_iter().map(|f| view! {
+                        <tbody>{failures.into_iter().map(|f| view! {
                             <tr><td>{f.status}</td><td>{f.code.map(|c| format!("{c}: ")).unwrap_or_default()}{f.message}</td><td class="num">{f.count}</td></tr>
                         }).collect_view()}</tbody>
                     </table>
                 }.into_any()
             }}
         </section>
-        <section class="card table-card" aria-labelledby="log-heading">
-            <h2 id="log-heading">"Messages"</h2>
-            <form method="get" class="inline-form search-form">
-                <label for="log-q" class="visually-hidden">"Search messages"</label>
-                <input id="log-q" name="q" type="search" value=query.clone() placeholder="Name, number or text"/>
-                <select name="status" aria-label="Status">
-                    {["", "queued", "accepted", "sent", "delivered", "failed", "skipped", "unknown"].into_iter().map(|v| {
-                        let selected = v == status;
-                        view! { <option value=v selected=selected>{if v.is_empty() { "Any status" } else { v }}</option> }
+    }
+}
+
+#[component]
+fn MessageLog(
+    id: String,
+    page: crate::dto::MessagePage,
+    query: String,
+    status: String,
+) -> impl IntoView {
+    let next = page.next_after.map(|a| {
+        format!(
+            "/distributions/{id}?q={}&status={}&after={a}",
+            urlencode(&query),
+            urlencode(&status)
+        )
+    });
+    view! {
+        <div class="table-wrap">
+            <table class="table" data-testid="message-log">
+                <thead><tr>
+                    <th scope="col">"Customer"</th><th scope="col">"To"</th><th scope="col">"Text"</th>
+                    <th scope="col">"Status"</th><th scope="col">"Provider id"</th><th scope="col">"Error"</th>
+                </tr></thead>
+                <tbody>
+                    {page.items.into_iter().map(|m| view! {
+                        <tr>
+                            <td data-label="Customer">{match m.customer_id.clone() {
+                                Some(cid) => view! { <a href=format!("/customers/{cid}")>{m.customer_name.clone().unwrap_or_else(|| cid.clone())}</a> }.into_any(),
+                                None => view! { <span>"—"</span> }.into_any(),
+                            }}</td>
+                            <td data-label="To">{m.to.clone()}</td>
+                            <td data-label="Text" class="message-text">{m.text.clone()}</td>
+                            <td data-label="Status"><span class=format!("status status-{}", m.status)>{m.status.clone()}</span></td>
+                            <td data-label="Provider id"><code>{m.provider_id.clone().unwrap_or_default()}</code></td>
+                            <td data-label="Error">{m.error.clone().unwrap_or_default()}</td>
+                        </tr>
                     }).collect_view()}
-                </select>
-                <button type="submit" class="btn">"Search"</button>
-                <a class="btn" href=csv download="">"Export CSV"</a>
-            </form>
-            <div class="table-wrap">
-                <table class="table" data-testid="message-log">
-                    <thead><tr>
-                        <th scope="col">"Customer"</th><th scope="col">"To"</th><th scope="col">"Text"</th>
-                        <th scope="col">"Status"</th><th scope="col">"Provider id"</th><th scope="col">"Error"</th>
-                    </tr></thead>
-                    <tbody>
-                        {r.messages.items.into_iter().map(|m| view! {
-                            <tr>
-                                <td data-label="Customer">{match m.customer_id.clone() {
-                                    Some(cid) => view! { <a href=format!("/customers/{cid}")>{m.customer_name.clone().unwrap_or_else(|| cid.clone())}</a> }.into_any(),
-                                    None => view! { <span>"—"</span> }.into_any(),
-                                }}</td>
-                                <td data-label="To">{m.to.clone()}</td>
-                                <td data-label="Text" class="message-text">{m.text.clone()}</td>
-                                <td data-label="Status"><span class=format!("status status-{}", m.status)>{m.status.clone()}</span></td>
-                                <td data-label="Provider id"><code>{m.provider_id.clone().unwrap_or_default()}</code></td>
-                                <td data-label="Error">{m.error.clone().unwrap_or_default()}</td>
-                            </tr>
-                        }).collect_view()}
-                    </tbody>
-                </table>
-            </div>
-            {next.map(|href| view! { <p><a class="btn" href=href>"Next page →"</a></p> })}
-        </section>
+                </tbody>
+            </table>
+        </div>
+        {next.map(|href| view! { <p><a class="btn" href=href>"Next page →"</a></p> })}
     }
 }
 

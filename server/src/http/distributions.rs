@@ -198,6 +198,10 @@ pub struct DistributionList {
 pub struct ListQuery {
     /// draft, sending or sent.
     pub status: Option<String>,
+    /// 1 to 500; 50 by default.
+    pub limit: Option<u64>,
+    /// The last id of the page before: the list continues after it (newest first).
+    pub starting_after: Option<String>,
 }
 
 #[utoipa::path(post, path = "/v1/distributions", tag = "distributions", security(("bearer" = [])), request_body = DistributionRequest,
@@ -207,8 +211,35 @@ pub async fn create(
     State(state): State<AppState>,
     ApiJson(body): ApiJson<DistributionRequest>,
 ) -> Result<(StatusCode, Json<Distribution>), ApiError> {
-    let created = state.distributions.create(input(body)?).await?;
+    let created = state
+        .distributions
+        .create(input(body)?)
+        .await
+        .map_err(api_fields)?;
     Ok((StatusCode::CREATED, Json(created.into())))
+}
+
+/// Field errors named as the API's request names its fields (`campaign`, not the wizard's
+/// `campaign_id`), so a client can match each error to what it sent.
+fn api_fields(e: AppError) -> AppError {
+    match e {
+        AppError::ValidationFailed { message, fields } => AppError::ValidationFailed {
+            message,
+            fields: fields
+                .into_iter()
+                .map(|(k, v)| {
+                    let k = match k.as_str() {
+                        "campaign_id" => "campaign".to_owned(),
+                        "promotion_tier_id" => "promotion_tier".to_owned(),
+                        "integration_id" => "integration".to_owned(),
+                        _ => k,
+                    };
+                    (k, v)
+                })
+                .collect(),
+        },
+        other => other,
+    }
 }
 
 #[utoipa::path(get, path = "/v1/distributions", tag = "distributions", security(("bearer" = [])), params(ListQuery),
@@ -218,9 +249,13 @@ pub async fn list(
     State(state): State<AppState>,
     ApiQuery(query): ApiQuery<ListQuery>,
 ) -> Result<Json<DistributionList>, ApiError> {
-    let items = state.distributions.list(query.status).await?;
+    let page = super::api_keys::page(super::api_keys::ListParams {
+        limit: query.limit,
+        starting_after: query.starting_after,
+    })?;
+    let (items, has_more) = state.distributions.list(query.status, page).await?;
     Ok(Json(DistributionList {
-        has_more: items.len() == 200,
+        has_more,
         data: items.into_iter().map(Distribution::from).collect(),
     }))
 }
@@ -245,7 +280,12 @@ pub async fn update(
     ApiJson(body): ApiJson<DistributionRequest>,
 ) -> Result<Json<Distribution>, ApiError> {
     Ok(Json(
-        state.distributions.update(&id, input(body)?).await?.into(),
+        state
+            .distributions
+            .update(&id, input(body)?)
+            .await
+            .map_err(api_fields)?
+            .into(),
     ))
 }
 
@@ -292,11 +332,19 @@ pub async fn send(
     Path(id): Path<String>,
     headers: HeaderMap,
 ) -> Result<(StatusCode, Json<SendOutcome>), ApiError> {
-    let key = headers
-        .get("idempotency-key")
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_owned)
-        .unwrap_or_else(|| crate::services::tokens::random_token(16));
+    // Without a key the SEND still happens once: a second SEND finds it sent.
+    let key = match headers.get("idempotency-key").map(|v| v.to_str()) {
+        None => crate::services::tokens::random_token(16),
+        Some(Ok(k)) if (1..=128).contains(&k.len()) && k.bytes().all(|b| b.is_ascii_graphic()) => {
+            k.to_owned()
+        }
+        Some(_) => {
+            return Err(ApiError(AppError::validation(
+                "Idempotency-Key",
+                "Use 1 to 128 visible ASCII characters, such as the review's send_key or a UUID.",
+            )))
+        }
+    };
     let outcome = state.distributions.send(&id, &key).await?;
     Ok((StatusCode::ACCEPTED, Json(outcome)))
 }
@@ -307,7 +355,8 @@ pub struct MessagesQuery {
     pub q: Option<String>,
     /// queued, accepted, sent, delivered, failed, skipped or unknown.
     pub status: Option<String>,
-    pub starting_after: Option<i64>,
+    /// The last message id (`msg_…`) of the page before.
+    pub starting_after: Option<String>,
     pub limit: Option<u32>,
 }
 
@@ -320,18 +369,37 @@ pub async fn messages(
     Path(id): Path<String>,
     ApiQuery(query): ApiQuery<MessagesQuery>,
 ) -> Result<Json<Value>, ApiError> {
+    let after = match query.starting_after.as_deref() {
+        None | Some("") => None,
+        Some(a) => Some(super::extract::parse_message_id(a).ok_or_else(|| {
+            ApiError(AppError::validation(
+                "starting_after",
+                "Give the id of a message (msg_…) from the page before.",
+            ))
+        })?),
+    };
     let page = state
         .distributions
         .messages(
             &id,
             query.q.as_deref().unwrap_or_default(),
             query.status,
-            query.starting_after,
+            after,
             query.limit.unwrap_or(50),
         )
         .await?;
+    let data: Vec<Value> = page
+        .items
+        .into_iter()
+        .map(|m| {
+            let id = super::extract::message_id(m.id);
+            let mut v = serde_json::to_value(m).unwrap_or(Value::Null);
+            v["id"] = Value::String(id);
+            v
+        })
+        .collect();
     Ok(Json(serde_json::json!({
-        "data": page.items,
+        "data": data,
         "has_more": page.next_after.is_some(),
     })))
 }
@@ -349,9 +417,28 @@ pub async fn failures(
     ))
 }
 
-/// The whole message log as CSV (numbers masked).
-pub async fn messages_csv(state: &AppState, id: &str) -> Result<Response, ApiError> {
-    let csv = state.distributions.messages_csv(id).await?;
+/// What the CSV export may narrow its messages to: the log's search and status filter.
+#[derive(Debug, Default, Deserialize)]
+pub struct CsvFilter {
+    #[serde(default)]
+    q: String,
+    #[serde(default)]
+    status: String,
+}
+
+/// The message log as CSV (numbers masked), streamed as it is read.
+pub async fn messages_csv(
+    state: &AppState,
+    id: &str,
+    filter: CsvFilter,
+) -> Result<Response, ApiError> {
+    use futures::TryStreamExt;
+    let status = Some(filter.status).filter(|s| !s.trim().is_empty());
+    let lines = state
+        .distributions
+        .messages_csv(id, &filter.q, status)
+        .await?
+        .map_err(|e| std::io::Error::other(e.to_string()));
     Ok((
         [
             (header::CONTENT_TYPE, "text/csv; charset=utf-8".to_owned()),
@@ -360,19 +447,22 @@ pub async fn messages_csv(state: &AppState, id: &str) -> Result<Response, ApiErr
                 format!("attachment; filename=\"{id}-messages.csv\""),
             ),
         ],
-        csv,
+        axum::body::Body::from_stream(lines),
     )
         .into_response())
 }
 
 #[utoipa::path(get, path = "/v1/distributions/{id}/messages.csv", tag = "distributions", security(("bearer" = [])),
-    params(("id" = String, Path)), responses((status = 200, content_type = "text/csv", body = String)))]
+    params(("id" = String, Path), ("q" = Option<String>, Query, description = "Search name, number or text"),
+        ("status" = Option<String>, Query, description = "queued, accepted, sent, delivered, failed, skipped or unknown")),
+    responses((status = 200, content_type = "text/csv", body = String)))]
 pub async fn export(
     _: Caller,
     State(state): State<AppState>,
     Path(id): Path<String>,
+    ApiQuery(filter): ApiQuery<CsvFilter>,
 ) -> Result<Response, ApiError> {
-    messages_csv(&state, &id).await
+    messages_csv(&state, &id, filter).await
 }
 
 /// The same CSV for the signed-in UI (session cookie).
@@ -380,9 +470,10 @@ pub async fn export_from_ui(
     user: Option<axum::Extension<app::dto::CurrentUser>>,
     State(state): State<AppState>,
     Path(id): Path<String>,
+    ApiQuery(filter): ApiQuery<CsvFilter>,
 ) -> Result<Response, ApiError> {
     if user.is_none() {
         return Err(ApiError(AppError::unauthorized()));
     }
-    messages_csv(&state, &id).await
+    messages_csv(&state, &id, filter).await
 }

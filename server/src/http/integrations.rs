@@ -194,8 +194,9 @@ pub struct TestSendResponse {
     pub http_status: Option<u16>,
     /// The provider's response body, verbatim.
     pub raw: String,
-    /// The queued message; status callbacks keep updating it (`GET …/messages/{delivery_id}`).
-    pub delivery_id: Option<i64>,
+    /// The queued message (`msg_…`); status callbacks keep updating it
+    /// (`GET …/messages/{message_id}`).
+    pub message_id: Option<String>,
     /// Its status when the answer came.
     pub status: String,
 }
@@ -212,7 +213,7 @@ impl From<TestSendResult> for TestSendResponse {
             message: r.message,
             http_status: r.http_status,
             raw: r.raw,
-            delivery_id: r.delivery_id,
+            message_id: r.delivery_id.map(super::extract::message_id),
             status: r.status,
         }
     }
@@ -238,7 +239,8 @@ pub async fn test_send(
 
 #[derive(Serialize, ToSchema)]
 pub struct Message {
-    pub id: i64,
+    /// `msg_…`
+    pub id: String,
     /// `distribution`, `test` or `reply`.
     pub kind: String,
     pub distribution: Option<String>,
@@ -263,7 +265,7 @@ pub struct Message {
 impl From<DeliveryView> for Message {
     fn from(d: DeliveryView) -> Self {
         Self {
-            id: d.id,
+            id: super::extract::message_id(d.id),
             kind: d.kind,
             distribution: d.distribution_id,
             customer: d.customer_id,
@@ -308,14 +310,17 @@ pub async fn messages(
 
 /// One message of the integration, with its current status.
 #[utoipa::path(get, path = "/v1/integrations/sms/{id}/messages/{message}", tag = "integrations", security(("bearer" = [])),
-    params(("id" = String, Path), ("message" = i64, Path)),
+    params(("id" = String, Path), ("message" = String, Path, description = "msg_…")),
     responses((status = 200, body = Message), (status = 404, body = ErrorBody)))]
 pub async fn message(
     _: AdminCaller,
     State(state): State<AppState>,
-    Path((id, message)): Path<(String, i64)>,
+    Path((id, message)): Path<(String, String)>,
 ) -> Result<Json<Message>, ApiError> {
-    Ok(Json(
-        state.integrations.delivery(&id, message).await?.into(),
-    ))
+    let Some(number) = super::extract::parse_message_id(&message) else {
+        return Err(ApiError(app::error::AppError::not_found(format!(
+            "No message has the id {message:?}."
+        ))));
+    };
+    Ok(Json(state.integrations.delivery(&id, number).await?.into()))
 }

@@ -11,7 +11,7 @@ use app::{
         Exclusions, FailureGroup, MessageLine, MessagePage, Reminder, ReviewReport, SendOutcome,
     },
     error::AppError,
-    ports::Distributions,
+    ports::{Distributions, Page},
 };
 use async_trait::async_trait;
 use sea_orm::{ConnectionTrait, DatabaseConnection, DbErr, QueryResult, Value as DbValue};
@@ -128,20 +128,45 @@ fn not_found(id: &str) -> AppError {
 
 #[async_trait]
 impl Distributions for DistributionService {
-    async fn list(&self, status: Option<String>) -> Result<Vec<DistributionView>, AppError> {
+    async fn list(
+        &self,
+        status: Option<String>,
+        page: Page,
+    ) -> Result<(Vec<DistributionView>, bool), AppError> {
+        let limit = page.limit.clamp(1, 500);
         let mut q = Sql::new(self.db.get_database_backend());
-        q.push("SELECT ").push(COLUMNS).push(" FROM distributions");
+        q.push("SELECT ")
+            .push(COLUMNS)
+            .push(" FROM distributions WHERE 1 = 1");
         if let Some(s) = status.filter(|s| !s.is_empty()) {
-            q.push(" WHERE status = ").bind(s);
+            q.push(" AND status = ").bind(s);
         }
-        q.push(" ORDER BY created_at DESC, id DESC LIMIT 200");
+        if let Some(after) = page.starting_after.filter(|a| !a.is_empty()) {
+            // Newest first: the page continues with what was created before that one.
+            let before = self.find(&after).await.map_err(|_| {
+                AppError::validation(
+                    "starting_after",
+                    format!("No distribution has the id {after:?}."),
+                )
+            })?;
+            q.push(" AND (created_at < ")
+                .bind(before.created_at)
+                .push(" OR (created_at = ")
+                .bind(before.created_at)
+                .push(" AND id < ")
+                .bind(before.id)
+                .push("))");
+        }
+        q.push(" ORDER BY created_at DESC, id DESC LIMIT ")
+            .bind(limit as i64 + 1);
         let rows = self.db.query_all(q.statement()).await.map_err(internal)?;
+        let more = rows.len() as u64 > limit;
         let mut out = Vec::with_capacity(rows.len());
-        for r in &rows {
+        for r in rows.iter().take(limit as usize) {
             let row = Row::from(r).map_err(internal)?;
             out.push(self.view(row, false).await?);
         }
-        Ok(out)
+        Ok((out, more))
     }
 
     async fn get(&self, id: &str) -> Result<DistributionView, AppError> {
@@ -164,7 +189,7 @@ impl Distributions for DistributionService {
             .transpose()
             .map_err(internal)?;
         let row = Row {
-            id: new_id("dst"),
+            id: new_id("dist"),
             name: "Untitled distribution".into(),
             mode: "manual".into(),
             purpose: "unique_codes".into(),
@@ -230,7 +255,7 @@ impl Distributions for DistributionService {
         let source = self.find(id).await?;
         let now = now_millis();
         let copy = Row {
-            id: new_id("dst"),
+            id: new_id("dist"),
             name: format!("Copy of {}", source.name)
                 .chars()
                 .take(255)
@@ -312,7 +337,7 @@ impl Distributions for DistributionService {
         self.find(id).await?;
         let limit = limit.clamp(1, 500);
         let mut q = Sql::new(self.db.get_database_backend());
-        self.message_query(&mut q, id, search, status, after);
+        Self::message_query(&mut q, id, search, status, after);
         q.push(" ORDER BY d.id LIMIT ").bind(i64::from(limit) + 1);
         let rows = self.db.query_all(q.statement()).await.map_err(internal)?;
         let mut items = rows
@@ -398,7 +423,6 @@ impl DistributionService {
     }
 
     fn message_query(
-        &self,
         q: &mut Sql,
         id: &str,
         search: &str,
@@ -432,47 +456,64 @@ impl DistributionService {
         }
     }
 
-    /// Every message of a distribution as CSV (numbers masked), for the report's export.
-    pub async fn messages_csv(&self, id: &str) -> Result<String, AppError> {
+    /// The messages of a distribution as CSV (numbers masked), searched and filtered like the
+    /// report's log: a header, then 5,000 lines at a time, each read as the client takes the
+    /// last, so a million messages never sit in memory at once.
+    pub async fn messages_csv(
+        &self,
+        id: &str,
+        search: &str,
+        status: Option<String>,
+    ) -> Result<impl futures::Stream<Item = Result<String, AppError>> + Send + 'static, AppError>
+    {
+        use futures::StreamExt;
+        const PAGE: usize = 5000;
         let d = self.find(id).await?;
-        let mut out = String::from(
-            "id,customer_id,customer_name,to,status,segments,provider_id,error,text,updated_at\n",
-        );
-        let mut after = None;
-        loop {
-            let mut q = Sql::new(self.db.get_database_backend());
-            self.message_query(&mut q, &d.id, "", None, after);
-            q.push(" ORDER BY d.id LIMIT 5000");
-            let rows = self.db.query_all(q.statement()).await.map_err(internal)?;
-            if rows.is_empty() {
-                break;
+        let db = self.db.clone();
+        let (id, search) = (d.id, search.to_owned());
+        let header = futures::stream::once(async {
+            Ok("id,customer_id,customer_name,to,status,segments,provider_id,error,text,updated_at\n"
+                .to_owned())
+        });
+        let lines = futures::stream::try_unfold(Some(None), move |after: Option<Option<i64>>| {
+            let (db, id, search, status) = (db.clone(), id.clone(), search.clone(), status.clone());
+            async move {
+                let Some(after) = after else {
+                    return Ok(None);
+                };
+                let mut q = Sql::new(db.get_database_backend());
+                Self::message_query(&mut q, &id, &search, status, after);
+                q.push(" ORDER BY d.id LIMIT ").push(&PAGE.to_string());
+                let rows = db.query_all(q.statement()).await.map_err(internal)?;
+                let mut out = String::new();
+                let mut last = after;
+                for r in &rows {
+                    let m = message_line(r).map_err(internal)?;
+                    last = Some(m.id);
+                    let fields = [
+                        m.id.to_string(),
+                        m.customer_id.unwrap_or_default(),
+                        m.customer_name.unwrap_or_default(),
+                        m.to,
+                        m.status,
+                        m.segments.to_string(),
+                        m.provider_id.unwrap_or_default(),
+                        m.error.unwrap_or_default(),
+                        m.text,
+                        crate::http::api_keys::rfc3339(m.updated_at),
+                    ];
+                    let line: Vec<String> = fields.iter().map(|f| csv_field(f)).collect();
+                    out.push_str(&line.join(","));
+                    out.push('\n');
+                }
+                if rows.is_empty() {
+                    return Ok(None);
+                }
+                let next = (rows.len() == PAGE).then_some(last);
+                Ok(Some((out, next)))
             }
-            for r in &rows {
-                let m = message_line(r).map_err(internal)?;
-                after = Some(m.id);
-                let fields = [
-                    m.id.to_string(),
-                    m.customer_id.unwrap_or_default(),
-                    m.customer_name.unwrap_or_default(),
-                    m.to,
-                    m.status,
-                    m.segments.to_string(),
-                    m.provider_id.unwrap_or_default(),
-                    m.error.unwrap_or_default(),
-                    m.text,
-                    crate::http::api_keys::rfc3339(m.updated_at),
-                ];
-                out.push_str(
-                    &fields
-                        .iter()
-                        .map(|f| csv_field(f))
-                        .collect::<Vec<_>>()
-                        .join(","),
-                );
-                out.push('\n');
-            }
-        }
-        Ok(out)
+        });
+        Ok(header.chain(lines))
     }
 
     /// Checks the given fields and applies them to the draft.
@@ -927,9 +968,18 @@ impl DistributionService {
 }
 
 /// One CSV field, quoted when it must be, and defused against spreadsheet formulas.
+/// One CSV field, quoted when needed. A field a spreadsheet would take for a formula (it
+/// starts with `=`, `+`, `-`, `@`, a tab or a carriage return) gets a leading apostrophe,
+/// except a masked phone number (`+346…678`), which no spreadsheet evaluates.
 fn csv_field(value: &str) -> String {
     let mut v = value.to_owned();
-    if v.starts_with(['=', '+', '-', '@']) && !v.starts_with('+') {
+    let phone = v.strip_prefix('+').is_some_and(|rest| {
+        !rest.is_empty()
+            && rest
+                .chars()
+                .all(|c| c.is_ascii_digit() || c == '…' || c == ' ')
+    });
+    if v.starts_with(['=', '+', '-', '@', '\t', '\r']) && !phone {
         v.insert(0, '\'');
     }
     if v.contains([',', '"', '\n', '\r']) {
@@ -947,5 +997,11 @@ mod tests {
         assert_eq!(super::csv_field("a, \"b\""), "\"a, \"\"b\"\"\"");
         assert_eq!(super::csv_field("=HYPERLINK(1)"), "'=HYPERLINK(1)");
         assert_eq!(super::csv_field("+346…678"), "+346…678");
+        assert_eq!(
+            super::csv_field("+HYPERLINK(\"x\")"),
+            "\"'+HYPERLINK(\"\"x\"\")\""
+        );
+        assert_eq!(super::csv_field("-2+3"), "'-2+3");
+        assert_eq!(super::csv_field("\tcmd"), "'\tcmd");
     }
 }

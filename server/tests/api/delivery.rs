@@ -121,12 +121,12 @@ both_backends! {
         assert_eq!(sent["accepted"], true, "{sent}");
         assert_eq!(sent["status"], "accepted");
         assert_eq!(sent["http_status"], 201);
-        let delivery = sent["delivery_id"].as_i64().unwrap();
+        let delivery = sent["message_id"].as_str().unwrap().strip_prefix("msg_").unwrap().parse::<i64>().unwrap();
         // Twilio was told where to report, with our delivery id.
         assert_eq!(requested_ids(&fake).await, vec![delivery]);
 
         let url = app.url(&format!("/webhooks/sms/{id}/status?d={delivery}"));
-        let path = format!("/v1/integrations/sms/{id}/messages/{delivery}");
+        let path = format!("/v1/integrations/sms/{id}/messages/msg_{delivery}");
         let message = |app| get(app, &admin, &path);
         assert_eq!(callback(&app, &url, &[("MessageSid", "SMfake"), ("MessageStatus", "delivered")], false).await, StatusCode::FORBIDDEN);
         assert_eq!(message(&app).await["status"], "accepted", "unsigned callbacks change nothing");
@@ -145,7 +145,7 @@ both_backends! {
 
         // A carrier failure keeps its code and says what it means.
         let (_, second) = post(&app, &admin, &format!("/v1/integrations/sms/{id}/test"), json!({"to": "+14155550124", "body": "Again"})).await;
-        let d2 = second["delivery_id"].as_i64().unwrap();
+        let d2 = second["message_id"].as_str().unwrap().strip_prefix("msg_").unwrap().parse::<i64>().unwrap();
         let url2 = app.url(&format!("/webhooks/sms/{id}/status?d={d2}"));
         callback(&app, &url2, &[("MessageSid", "SMfake2"), ("MessageStatus", "undelivered"), ("ErrorCode", "30007")], true).await;
         let m = get(&app, &admin, &format!("/v1/integrations/sms/{id}/messages/{d2}")).await;
@@ -155,7 +155,12 @@ both_backends! {
 
         let list = get(&app, &admin, &format!("/v1/integrations/sms/{id}/messages")).await;
         assert_eq!(list["data"].as_array().unwrap().len(), 2);
-        assert_eq!(list["data"][0]["id"], d2, "newest first");
+        assert_eq!(list["data"][0]["id"], format!("msg_{d2}"), "newest first");
+        // Something that is no message id is a JSON 404, not a parse error.
+        let res = app.new_client().get(app.url(&format!("/v1/integrations/sms/{id}/messages/abc"))).bearer_auth(&admin).send().await.unwrap();
+        assert_eq!(res.status(), StatusCode::NOT_FOUND);
+        let body: serde_json::Value = res.json().await.unwrap();
+        assert_eq!(body["error"]["code"], "not_found", "{body}");
     }
 }
 
@@ -281,7 +286,7 @@ both_backends! {
         let (_, sent) = post(&app, &admin, &format!("/v1/integrations/sms/{id}/test"), json!({"to": "+14155550123", "body": "Maybe"})).await;
         assert_eq!(sent["accepted"], false);
         assert_eq!(sent["failure"], "unknown", "{sent}");
-        let delivery = sent["delivery_id"].as_i64().unwrap();
+        let delivery = sent["message_id"].as_str().unwrap().strip_prefix("msg_").unwrap().parse::<i64>().unwrap();
         tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
         assert_eq!(fake.received_requests().await.unwrap().len(), 1, "not sent again");
 
@@ -293,7 +298,7 @@ both_backends! {
 
         // Without a callback, the reconciliation timeout reports it as failed, never resent.
         let (_, other) = post(&app, &admin, &format!("/v1/integrations/sms/{id}/test"), json!({"to": "+14155550124", "body": "Lost"})).await;
-        let lost = other["delivery_id"].as_i64().unwrap();
+        let lost = other["message_id"].as_str().unwrap().strip_prefix("msg_").unwrap().parse::<i64>().unwrap();
         let db = Database::connect(&app.database_url).await.unwrap();
         db.execute(Statement::from_sql_and_values(db.get_database_backend(),
             if db.get_database_backend() == sea_orm::DbBackend::Postgres { "UPDATE deliveries SET attempted_at = attempted_at - 7200000 WHERE id = $1" } else { "UPDATE deliveries SET attempted_at = attempted_at - 7200000 WHERE id = ?" },

@@ -94,6 +94,12 @@ both_backends! {
         let body: Value = res.json().await.unwrap();
         assert!(body["error"]["fields"]["template"].as_str().unwrap().contains("customer.nickname"), "{body}");
         assert!(body["error"]["fields"]["mode"].is_string());
+        // Errors name the fields as the request does.
+        let res = app.new_client().patch(app.url(&format!("/v1/distributions/{id}"))).bearer_auth(&key)
+            .json(&json!({"campaign": "cmp_missing", "integration": "int_missing"})).send().await.unwrap();
+        assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
+        let body: Value = res.json().await.unwrap();
+        assert!(body["error"]["fields"]["campaign"].is_string() && body["error"]["fields"]["integration"].is_string(), "{body}");
 
         let res = app.new_client().patch(app.url(&format!("/v1/distributions/{id}"))).bearer_auth(&key)
             .json(&json!({"campaign": campaign, "audience": {"segment": segment}, "subject": "Summer",
@@ -114,6 +120,11 @@ both_backends! {
         }
         assert_eq!(review["segments_total"], 3);
         assert_eq!(review["segments_estimated"], false);
+
+        // A malformed key is refused before anything is sent.
+        let (status, bad) = send(&app, &key, &id, &"k".repeat(200)).await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{bad}");
+        assert!(bad["error"]["fields"]["Idempotency-Key"].is_string(), "{bad}");
 
         // SEND, twice with the same key (a double click): one send.
         let (status, outcome) = send(&app, &key, &id, "key-1").await;
@@ -143,6 +154,16 @@ both_backends! {
         let messages = get(&app, &key, &format!("/v1/distributions/{id}/messages?limit=100")).await;
         let rows = messages["data"].as_array().unwrap();
         assert_eq!(rows.len(), 6);
+        // Pages of the log follow message ids (msg_…).
+        let first = get(&app, &key, &format!("/v1/distributions/{id}/messages?limit=4")).await;
+        assert_eq!(first["has_more"], true);
+        let last = first["data"][3]["id"].as_str().unwrap();
+        assert!(last.starts_with("msg_"), "{first}");
+        let rest = get(&app, &key, &format!("/v1/distributions/{id}/messages?limit=4&starting_after={last}")).await;
+        assert_eq!((rest["data"].as_array().unwrap().len(), rest["has_more"].as_bool()), (2, Some(false)), "{rest}");
+        assert_eq!(rest["data"][1]["id"], rows[5]["id"]);
+        let res = app.new_client().get(app.url(&format!("/v1/distributions/{id}/messages?starting_after=abc"))).bearer_auth(&key).send().await.unwrap();
+        assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
         let sent: Vec<&Value> = rows.iter().filter(|m| m["status"] == "accepted").collect();
         assert_eq!(sent.len(), 3);
         let mut codes = HashSet::new();
@@ -169,6 +190,14 @@ both_backends! {
         let text = csv.text().await.unwrap();
         assert_eq!(text.lines().count(), 7, "{text}");
         assert!(text.lines().next().unwrap().starts_with("id,customer_id,customer_name,to,status"));
+        // The export narrows to the log's search and status filter.
+        let csv = app.new_client().get(app.url(&format!("/v1/distributions/{id}/messages.csv?q=twombly"))).bearer_auth(&key).send().await.unwrap();
+        let text = csv.text().await.unwrap();
+        assert_eq!(text.lines().count(), 2, "{text}");
+        assert!(text.to_lowercase().contains("twombly"), "{text}");
+        let csv = app.new_client().get(app.url(&format!("/v1/distributions/{id}/messages.csv?status=skipped"))).bearer_auth(&key).send().await.unwrap();
+        let text = csv.text().await.unwrap();
+        assert!(text.lines().count() == 4 && text.lines().skip(1).all(|l| l.contains(",skipped,")), "{text}");
 
         // A sent distribution no longer changes; a duplicate is a new draft that resends the
         // same codes to those who hold one.
@@ -448,5 +477,38 @@ both_backends! {
         assert_eq!(status, StatusCode::CONFLICT, "{body}");
         assert!(body["error"]["message"].as_str().unwrap().contains("No one in this audience can get an SMS (2 in it)"), "{body}");
         assert_nothing_sent(&app, &key, id).await;
+    }
+}
+
+both_backends! {
+    async fn the_list_pages_newest_first_each_once(app: TestApp) {
+        app.with_admin().await;
+        let key = app.api_key("marketer").await;
+        let mut ids = HashSet::new();
+        for i in 0..3 {
+            let (status, d) = post(&app, &key, "/v1/distributions", json!({"name": format!("Draft {i}"), "purpose": "plain"})).await;
+            assert_eq!(status, StatusCode::CREATED, "{d}");
+            let id = d["id"].as_str().unwrap().to_owned();
+            assert!(id.starts_with("dist_"), "{id}");
+            ids.insert(id);
+        }
+        let ids_of = |page: &Value| -> Vec<String> {
+            page["data"].as_array().unwrap().iter().map(|d| d["id"].as_str().unwrap().to_owned()).collect()
+        };
+        let whole = get(&app, &key, "/v1/distributions?limit=10").await;
+        assert_eq!(whole["has_more"], false);
+        let first = get(&app, &key, "/v1/distributions?limit=2").await;
+        assert_eq!(first["has_more"], true);
+        let mut paged = ids_of(&first);
+        let after = paged[1].clone();
+        let second = get(&app, &key, &format!("/v1/distributions?limit=2&starting_after={after}")).await;
+        assert_eq!(second["has_more"], false);
+        paged.extend(ids_of(&second));
+        assert_eq!(paged, ids_of(&whole), "the pages make up the list, in its order");
+        assert_eq!(paged.iter().cloned().collect::<HashSet<_>>(), ids);
+        for bad in ["limit=0", "limit=501", "starting_after=dist_nope"] {
+            let res = app.new_client().get(app.url(&format!("/v1/distributions?{bad}"))).bearer_auth(&key).send().await.unwrap();
+            assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY, "{bad}");
+        }
     }
 }

@@ -38,6 +38,8 @@ pub struct TagChoice {
     pub insert: &'static str,
     /// Tags about codes only fit distributions that send codes.
     pub needs_code: bool,
+    /// Tags about the promotion only fit distributions that announce one.
+    pub needs_promotion: bool,
 }
 
 pub const TAGS: [TagChoice; 10] = [
@@ -45,51 +47,61 @@ pub const TAGS: [TagChoice; 10] = [
         label: "First name",
         insert: "{{ customer.first_name | default: \"there\" }}",
         needs_code: false,
+        needs_promotion: false,
     },
     TagChoice {
         label: "Full name",
         insert: "{{ customer.name }}",
         needs_code: false,
+        needs_promotion: false,
     },
     TagChoice {
         label: "Code",
         insert: "{{ voucher.code }}",
         needs_code: true,
+        needs_promotion: false,
     },
     TagChoice {
         label: "Code as QR link",
         insert: "{{ voucher.qr_url }}",
         needs_code: true,
+        needs_promotion: false,
     },
     TagChoice {
         label: "Expiry date",
         insert: "{{ voucher.expiration_date | date: \"%b %d\" }}",
         needs_code: true,
+        needs_promotion: false,
     },
     TagChoice {
         label: "Discount",
         insert: "{{ voucher.discount }}",
         needs_code: true,
+        needs_promotion: false,
     },
     TagChoice {
         label: "Promotion",
         insert: "{{ promotion.name }}",
         needs_code: false,
+        needs_promotion: true,
     },
     TagChoice {
         label: "Promotion banner",
         insert: "{{ promotion.banner }}",
         needs_code: false,
+        needs_promotion: true,
     },
     TagChoice {
         label: "Subject",
         insert: "{{ distribution.subject }}",
         needs_code: false,
+        needs_promotion: false,
     },
     TagChoice {
         label: "Opt-out text",
         insert: "{{ unsubscribe_text }}",
         needs_code: false,
+        needs_promotion: false,
     },
 ];
 
