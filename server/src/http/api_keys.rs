@@ -111,6 +111,37 @@ pub fn page(params: ListParams) -> Result<Page, AppError> {
     })
 }
 
+/// Pages a list that is read whole because it stays short (segments, campaigns, promotion
+/// tiers, integrations), in its own order: at most `limit` items after the one whose id is
+/// `starting_after`, and whether more follow.
+pub fn page_of<T>(
+    items: Vec<T>,
+    id: impl Fn(&T) -> &str,
+    params: ListParams,
+) -> Result<(Vec<T>, bool), AppError> {
+    let page = page(params)?;
+    let start = match page.starting_after.as_deref().filter(|a| !a.is_empty()) {
+        None => 0,
+        Some(after) => {
+            items.iter().position(|x| id(x) == after).ok_or_else(|| {
+                AppError::validation(
+                    "starting_after",
+                    format!("Nothing in this list has the id {after:?}."),
+                )
+            })? + 1
+        }
+    };
+    let limit = usize::try_from(page.limit).unwrap_or(usize::MAX);
+    let mut out: Vec<T> = items
+        .into_iter()
+        .skip(start)
+        .take(limit.saturating_add(1))
+        .collect();
+    let more = out.len() > limit;
+    out.truncate(limit);
+    Ok((out, more))
+}
+
 /// Who is calling: the API key's id, name and role.
 #[utoipa::path(get, path = "/v1/users/me", tag = "account", security(("bearer" = [])),
     responses((status = 200, body = Me), (status = 401, body = ErrorBody)))]
@@ -177,4 +208,35 @@ pub async fn revoke(
 ) -> Result<StatusCode, ApiError> {
     state.accounts.revoke_api_key(&id).await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+#[cfg(test)]
+mod paging {
+    use super::{page_of, ListParams};
+
+    fn ids(limit: Option<u64>, after: Option<&str>) -> Result<(Vec<&'static str>, bool), String> {
+        page_of(
+            vec!["a", "b", "c", "d", "e"],
+            |s| s,
+            ListParams {
+                limit,
+                starting_after: after.map(str::to_owned),
+            },
+        )
+        .map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn short_lists_page_like_the_long_ones() {
+        assert_eq!(ids(Some(2), None).unwrap(), (vec!["a", "b"], true));
+        assert_eq!(ids(Some(2), Some("b")).unwrap(), (vec!["c", "d"], true));
+        assert_eq!(ids(Some(2), Some("d")).unwrap(), (vec!["e"], false));
+        assert_eq!(
+            ids(None, None).unwrap(),
+            (vec!["a", "b", "c", "d", "e"], false)
+        );
+        assert_eq!(ids(Some(5), Some("e")).unwrap(), (vec![], false));
+        assert!(ids(Some(2), Some("zz")).is_err());
+        assert!(ids(Some(0), None).is_err());
+    }
 }

@@ -2,7 +2,7 @@
 
 use super::{
     api_auth::Caller,
-    api_keys::{page, rfc3339, ListParams},
+    api_keys::{page, page_of, rfc3339, ListParams},
     error::{ApiError, ErrorBody},
     extract::{ApiJson, ApiQuery},
 };
@@ -368,21 +368,17 @@ pub async fn create(
     Ok((StatusCode::CREATED, Json(created.into())))
 }
 
-#[utoipa::path(get, path = "/v1/campaigns", tag = "campaigns", security(("bearer" = [])),
+#[utoipa::path(get, path = "/v1/campaigns", tag = "campaigns", security(("bearer" = [])), params(ListParams),
     responses((status = 200, body = CampaignList), (status = 401, body = ErrorBody)))]
 pub async fn list(
     _: Caller,
     State(state): State<AppState>,
+    ApiQuery(params): ApiQuery<ListParams>,
 ) -> Result<Json<CampaignList>, ApiError> {
+    let (rows, has_more) = page_of(state.campaigns.list().await?, |c| &c.id, params)?;
     Ok(Json(CampaignList {
-        data: state
-            .campaigns
-            .list()
-            .await?
-            .into_iter()
-            .map(Campaign::from)
-            .collect(),
-        has_more: false,
+        data: rows.into_iter().map(Campaign::from).collect(),
+        has_more,
     }))
 }
 
@@ -482,20 +478,17 @@ pub async fn create_tier(
     Ok((StatusCode::CREATED, Json(tier.into())))
 }
 
-#[utoipa::path(get, path = "/v1/promotions/tiers", tag = "campaigns", security(("bearer" = [])),
+#[utoipa::path(get, path = "/v1/promotions/tiers", tag = "campaigns", security(("bearer" = [])), params(ListParams),
     responses((status = 200, body = PromotionTierList)))]
 pub async fn list_tiers(
     _: Caller,
     State(state): State<AppState>,
+    ApiQuery(params): ApiQuery<ListParams>,
 ) -> Result<Json<PromotionTierList>, ApiError> {
+    let tiers = state.campaigns.promotion_tiers().await?;
+    let (rows, has_more) = page_of(tiers, |t| &t.id, params)?;
     Ok(Json(PromotionTierList {
-        data: state
-            .campaigns
-            .promotion_tiers()
-            .await?
-            .into_iter()
-            .map(PromotionTier::from)
-            .collect(),
-        has_more: false,
+        data: rows.into_iter().map(PromotionTier::from).collect(),
+        has_more,
     }))
 }

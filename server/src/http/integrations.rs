@@ -3,9 +3,9 @@
 
 use super::{
     api_auth::AdminCaller,
-    api_keys::rfc3339,
+    api_keys::{page_of, rfc3339, ListParams},
     error::{ApiError, ErrorBody},
-    extract::ApiJson,
+    extract::{ApiJson, ApiQuery},
 };
 use crate::startup::AppState;
 use app::{
@@ -117,21 +117,17 @@ pub async fn create(
     Ok((StatusCode::CREATED, Json(created.into())))
 }
 
-#[utoipa::path(get, path = "/v1/integrations/sms", tag = "integrations", security(("bearer" = [])),
+#[utoipa::path(get, path = "/v1/integrations/sms", tag = "integrations", security(("bearer" = [])), params(ListParams),
     responses((status = 200, body = IntegrationList), (status = 403, body = ErrorBody)))]
 pub async fn list(
     _: AdminCaller,
     State(state): State<AppState>,
+    ApiQuery(params): ApiQuery<ListParams>,
 ) -> Result<Json<IntegrationList>, ApiError> {
+    let (rows, has_more) = page_of(state.integrations.list().await?, |i| &i.id, params)?;
     Ok(Json(IntegrationList {
-        data: state
-            .integrations
-            .list()
-            .await?
-            .into_iter()
-            .map(Integration::from)
-            .collect(),
-        has_more: false,
+        data: rows.into_iter().map(Integration::from).collect(),
+        has_more,
     }))
 }
 

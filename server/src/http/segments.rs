@@ -2,7 +2,7 @@
 
 use super::{
     api_auth::Caller,
-    api_keys::{page, rfc3339, ListParams},
+    api_keys::{page, page_of, rfc3339, ListParams},
     customers::Customer,
     error::{ApiError, ErrorBody},
     extract::{ApiJson, ApiQuery},
@@ -143,13 +143,17 @@ pub async fn create(
 }
 
 /// Every segment with its current count, newest first.
-#[utoipa::path(get, path = "/v1/segments", tag = "segments", security(("bearer" = [])),
+#[utoipa::path(get, path = "/v1/segments", tag = "segments", security(("bearer" = [])), params(ListParams),
     responses((status = 200, body = SegmentList), (status = 401, body = ErrorBody)))]
-pub async fn list(_: Caller, State(state): State<AppState>) -> Result<Json<SegmentList>, ApiError> {
-    let rows = state.segments.list().await?;
+pub async fn list(
+    _: Caller,
+    State(state): State<AppState>,
+    ApiQuery(params): ApiQuery<ListParams>,
+) -> Result<Json<SegmentList>, ApiError> {
+    let (rows, has_more) = page_of(state.segments.list().await?, |s| &s.id, params)?;
     Ok(Json(SegmentList {
         data: rows.into_iter().map(Segment::from).collect(),
-        has_more: false,
+        has_more,
     }))
 }
 

@@ -234,3 +234,28 @@ both_backends! {
         assert_eq!(res.status(), 404);
     }
 }
+
+both_backends! {
+    async fn the_segment_list_pages_like_every_list(app: TestApp) {
+        app.with_admin().await;
+        let key = app.api_key("marketer").await;
+        for name in ["One", "Two", "Three"] {
+            let (status, body) = post(&app, &key, "/v1/segments", json!({"name": name, "type": "static", "customers": []})).await;
+            assert_eq!(status, StatusCode::CREATED, "{body}");
+        }
+        let ids = |page: &Value| -> Vec<String> {
+            page["data"].as_array().unwrap().iter().map(|s| s["id"].as_str().unwrap().to_owned()).collect()
+        };
+        let whole = get(&app, &key, "/v1/segments").await;
+        assert_eq!((ids(&whole).len(), whole["has_more"].as_bool()), (3, Some(false)));
+        let first = get(&app, &key, "/v1/segments?limit=2").await;
+        assert_eq!(first["has_more"], true);
+        let mut paged = ids(&first);
+        let rest = get(&app, &key, &format!("/v1/segments?limit=2&starting_after={}", paged[1])).await;
+        assert_eq!(rest["has_more"], false);
+        paged.extend(ids(&rest));
+        assert_eq!(paged, ids(&whole));
+        let res = app.new_client().get(app.url("/v1/segments?starting_after=seg_nope")).bearer_auth(&key).send().await.unwrap();
+        assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    }
+}
