@@ -208,6 +208,46 @@ test('a draft is duplicated and deleted from any step of the wizard', async ({ p
   await expect(page.getByRole('heading', { name: '2. Who gets it?' })).toBeVisible();
 });
 
+test('a SEND refused at the last moment says why', async ({ page }, info) => {
+  const created = await page.request.post('/api/create_api_key', {
+    headers: { Accept: 'application/json' },
+    form: { name: `refusal spec ${Date.now()}`, role: 'admin' },
+  });
+  expect(created.status()).toBe(200);
+  const auth = { Authorization: `Bearer ${(await created.json()).secret}` };
+  const stamp = `${info.project.name}-${Date.now()}`;
+  const sandbox = await page.request.post('/v1/integrations/sms', {
+    headers: auth,
+    data: { name: `Refusal sandbox ${stamp}`, provider: 'sandbox', max_segments_per_second: 10 },
+  });
+  expect(sandbox.status()).toBe(201);
+  const integration = (await sandbox.json()).id;
+  const customer = await page.request.post('/v1/customers', {
+    headers: auth,
+    data: { source_id: `refusal-${stamp}`, name: 'Rita Refusal', phone: '+14155550277' },
+  });
+  expect(customer.status()).toBe(201);
+  const draft = await page.request.post('/v1/distributions', {
+    headers: auth,
+    data: {
+      name: `Refused ${stamp}`, purpose: 'plain', audience: { customer: (await customer.json()).id },
+      integration, template: 'Hello {{ customer.first_name }}.',
+    },
+  });
+  expect(draft.status()).toBe(201);
+  const id = (await draft.json()).id;
+
+  await open(page, info, `/distributions/${id}/review`);
+  await expect(page.getByTestId('recipients')).toHaveText('1 of 1 in the audience');
+  // Between the review and SEND the integration is switched off.
+  const off = await page.request.patch(`/v1/integrations/sms/${integration}`, { headers: auth, data: { enabled: false } });
+  expect(off.status()).toBe(200);
+  await page.getByRole('button', { name: 'SEND' }).click();
+  await expect(page.locator('.send-form [role="alert"]')).toContainText('The chosen integration is disabled.');
+  const after = await (await page.request.get(`/v1/distributions/${id}`, { headers: auth })).json();
+  expect(after.status).toBe('draft');
+});
+
 test('the wizard works without JavaScript: a plain message to one customer', async ({ page, request }, info) => {
   test.skip(jsEnabled(info), 'the hydrated project runs the full journey above');
   await stubTwilio(request);
