@@ -333,17 +333,16 @@ pub async fn send(
     headers: HeaderMap,
 ) -> Result<(StatusCode, Json<SendOutcome>), ApiError> {
     // Without a key the SEND still happens once: a second SEND finds it sent.
-    let key = match headers.get("idempotency-key").map(|v| v.to_str()) {
+    // (128: what a distribution keeps of its send key.)
+    let key = match headers.get(super::idempotency::HEADER) {
         None => crate::services::tokens::random_token(16),
-        Some(Ok(k)) if (1..=128).contains(&k.len()) && k.bytes().all(|b| b.is_ascii_graphic()) => {
-            k.to_owned()
-        }
-        Some(_) => {
-            return Err(ApiError(AppError::validation(
+        Some(v) => match super::idempotency::valid_key(v, 128) {
+            Some(k) => k.to_owned(),
+            None => return Err(ApiError(AppError::validation(
                 "Idempotency-Key",
                 "Use 1 to 128 visible ASCII characters, such as the review's send_key or a UUID.",
-            )))
-        }
+            ))),
+        },
     };
     let outcome = state.distributions.send(&id, &key).await?;
     Ok((StatusCode::ACCEPTED, Json(outcome)))

@@ -59,15 +59,21 @@ impl Drop for Claimed {
     }
 }
 
+/// The key a header carries, when it is 1 to `max` visible ASCII characters.
+pub fn valid_key(value: &HeaderValue, max: usize) -> Option<&str> {
+    value
+        .to_str()
+        .ok()
+        .filter(|k| (1..=max).contains(&k.len()) && k.bytes().all(|b| b.is_ascii_graphic()))
+}
+
 pub async fn idempotent(State(state): State<AppState>, req: Request, next: Next) -> Response {
     let Some(key) = req.headers().get(HEADER).cloned() else {
         return next.run(req).await;
     };
-    let key = match key.to_str() {
-        Ok(k) if (1..=255).contains(&k.len()) && k.bytes().all(|b| b.is_ascii_graphic()) => {
-            k.to_owned()
-        }
-        _ => {
+    let key = match valid_key(&key, 255) {
+        Some(k) => k.to_owned(),
+        None => {
             return ApiError(AppError::validation(
                 "Idempotency-Key",
                 "Use 1 to 255 visible ASCII characters, such as a UUID.",
