@@ -14,7 +14,7 @@ pub struct DeliveryView {
     pub body: String,
     pub encoding: String,
     pub segments: u32,
-    /// pending, sending, accepted, sent, delivered, undelivered, failed, skipped or unknown.
+    /// pending, accepted, sent, delivered, undelivered, failed, skipped or unknown.
     pub status: String,
     pub skip_reason: Option<String>,
     pub attempts: u32,

@@ -246,7 +246,7 @@ pub struct Message {
     pub text: String,
     pub encoding: String,
     pub segments: u32,
-    /// pending, sending, accepted, sent, delivered, undelivered, failed, skipped or unknown.
+    /// pending, accepted, sent, delivered, undelivered, failed, skipped or unknown.
     pub status: String,
     pub skip_reason: Option<String>,
     pub attempts: u32,

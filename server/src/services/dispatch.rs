@@ -3,15 +3,21 @@
 //! One engine per process. For each enabled integration with due work it runs one dispatcher
 //! task, and only while it holds that integration's lease row, so several processes on one
 //! PostgreSQL never send through an integration at once and never exceed its rate. A
-//! dispatcher claims a short batch (about a second of sending) under a lease in one short
-//! statement, checks consent again, then sends each message when the pacer allows, with at
-//! most `in_flight` requests open, all driven by the dispatcher's own task. No transaction
-//! is held during HTTP. Outcomes go in batches to one recorder task, which writes them.
+//! dispatcher claims a short batch (about a second of sending) by reading it, checks consent
+//! again, then sends each message when the pacer allows, with at most `in_flight` requests
+//! open, all driven by the dispatcher's own task. No transaction is held during HTTP.
+//! Outcomes go in batches to one recorder task, which writes them.
+//!
+//! A claimed message stays `pending` in the database until its outcome is recorded; the
+//! process keeps what it has claimed and not yet recorded in memory ([`Held`]) and leaves it
+//! out of its next claims. Another process can only take over the integration once this one
+//! has released its lease (after everything it sent was recorded) or, if it died or stalled,
+//! once the lease has run out and the requests it may still have had open have timed out.
 //!
 //! The engine wakes at once when work is queued in this process (`wake`), and otherwise looks
 //! once a second (work queued by another process, retries coming due).
 
-use super::deliveries::{self as queue, Claimed, DueKey, Outcome};
+use super::deliveries::{self as queue, Claimed, DueKey, Held, Outcome};
 use super::integrations::IntegrationService;
 use crate::ids::now_millis;
 use crate::providers::{Failure, OutgoingSms, SmsProvider};
@@ -32,14 +38,23 @@ use tokio::{
 /// Attempts' outcomes as handed to the recorder: (delivery id, outcome).
 type Outcomes = Vec<(i64, Outcome)>;
 
+/// What the recorder is asked to do.
+enum Record {
+    Outcomes(Outcomes),
+    /// Answer once everything handed over before has been written.
+    Flush(tokio::sync::oneshot::Sender<()>),
+}
+
 /// How long an integration lease lasts without renewal, and how often it is renewed.
 const INTEGRATION_LEASE: Duration = Duration::from_secs(10);
 const RENEW_EVERY: Duration = Duration::from_secs(2);
 /// A dispatcher stops sending when its last renewal is older than this (before the lease
 /// can pass to another process).
 const LEASE_SAFE: Duration = Duration::from_secs(7);
-/// Delivery leases outlast the HTTP timeout (15 s) by a margin.
-const DELIVERY_LEASE_MARGIN: Duration = Duration::from_secs(20);
+/// After taking an integration over from a process whose lease ran out, how long to wait
+/// before sending: its requests still open end within the HTTP timeout (15 s), and their
+/// outcomes are recorded within a margin.
+const TAKEOVER_WAIT: Duration = Duration::from_secs(20);
 /// Attempts for retryable failures (429s excluded) before a delivery fails.
 pub const MAX_ATTEMPTS: u32 = 6;
 const BACKOFF_BASE: Duration = Duration::from_secs(2);
@@ -61,7 +76,9 @@ pub struct Engine {
     wake: Arc<Notify>,
     public_url: String,
     running: Mutex<HashMap<String, JoinHandle<()>>>,
-    recorder: Mutex<Option<mpsc::Sender<Outcomes>>>,
+    recorder: Mutex<Option<mpsc::Sender<Record>>>,
+    /// Claimed and not yet recorded, across this process's dispatchers.
+    held: Arc<Held>,
     stop: watch::Sender<bool>,
 }
 
@@ -80,6 +97,7 @@ impl Engine {
             public_url,
             running: Mutex::new(HashMap::new()),
             recorder: Mutex::new(None),
+            held: Arc::new(Held::default()),
             stop: watch::channel(false).0,
         })
     }
@@ -93,7 +111,7 @@ impl Engine {
     pub fn start(self: &Arc<Self>) -> JoinHandle<()> {
         let (tx, rx) = mpsc::channel(256);
         *self.recorder.lock().expect("recorder lock") = Some(tx);
-        let recorder = tokio::spawn(record_loop(self.db.clone(), rx));
+        let recorder = tokio::spawn(record_loop(self.db.clone(), rx, self.held.clone()));
         let this = self.clone();
         tokio::spawn(async move {
             let mut stop = this.stop.subscribe();
@@ -184,7 +202,7 @@ impl Engine {
         Ok(())
     }
 
-    fn recorder(&self) -> Option<mpsc::Sender<Outcomes>> {
+    fn recorder(&self) -> Option<mpsc::Sender<Record>> {
         self.recorder.lock().expect("recorder lock").clone()
     }
 
@@ -193,6 +211,9 @@ impl Engine {
     async fn dispatch(self: &Arc<Self>, integration_id: &str) -> Result<(), String> {
         let db = &self.db;
         let lease_until = |from: i64| from + INTEGRATION_LEASE.as_millis() as i64;
+        let before = queue::integration_holder(db, integration_id)
+            .await
+            .map_err(|e| e.to_string())?;
         if !queue::hold_integration(db, integration_id, &self.owner, lease_until(now_millis()))
             .await
             .map_err(|e| e.to_string())?
@@ -201,9 +222,52 @@ impl Engine {
             return Ok(());
         }
         let mut renewed = Instant::now();
-        let result = self.dispatch_held(integration_id, &mut renewed).await;
+        // Taken from another process whose lease ran out: it may still have had requests
+        // open, and their messages are still pending until it records them.
+        let result = match before.filter(|(owner, _)| *owner != self.owner) {
+            Some((_, expired_at)) => {
+                let until = expired_at + TAKEOVER_WAIT.as_millis() as i64;
+                tracing::info!(integration = %integration_id, "took the integration over from a process whose lease ran out; waiting for its last requests");
+                self.wait_out(integration_id, until, &mut renewed).await
+            }
+            None => Ok(()),
+        };
+        let result = match result {
+            Ok(()) => self.dispatch_held(integration_id, &mut renewed).await,
+            Err(e) => Err(e),
+        };
+        // The lease is released only once everything this dispatcher sent is recorded, so
+        // whoever takes the integration next reads none of it as pending.
+        if let Some(record) = self.recorder() {
+            let (tx, rx) = tokio::sync::oneshot::channel();
+            if record.send(Record::Flush(tx)).await.is_ok() {
+                let _ = rx.await;
+            }
+        }
         let _ = queue::release_integration(db, integration_id, &self.owner).await;
         result
+    }
+
+    /// Holds the integration's lease, without sending, until `until` (epoch ms).
+    async fn wait_out(
+        &self,
+        integration_id: &str,
+        until: i64,
+        renewed: &mut Instant,
+    ) -> Result<(), String> {
+        let mut stop = self.stop.subscribe();
+        loop {
+            let left = until - now_millis();
+            if left <= 0 || *stop.borrow() {
+                return Ok(());
+            }
+            let nap = Duration::from_millis(left as u64).min(RENEW_EVERY);
+            tokio::select! {
+                () = tokio::time::sleep(nap) => {}
+                _ = stop.changed() => {}
+            }
+            self.keep_lease(integration_id, renewed).await?;
+        }
     }
 
     async fn dispatch_held(
@@ -234,12 +298,12 @@ impl Engine {
         // recovering expired leases) at least once a second, after a short batch and after
         // anything was handed back.
         let claim_next = |after: Option<DueKey>| {
-            let (db, id, owner) = (
+            let (db, id, held) = (
                 self.db.clone(),
                 integration_id.to_owned(),
-                self.owner.clone(),
+                self.held.clone(),
             );
-            tokio::spawn(async move { claim_batch(&db, &id, &owner, batch, rate, after).await })
+            tokio::spawn(async move { claim_batch(&db, &id, &held, batch, after).await })
         };
         let mut searched_from_start = Instant::now();
         let mut next: Option<tokio::task::JoinHandle<Result<ClaimedBatch, String>>> = None;
@@ -378,51 +442,39 @@ struct ClaimedBatch {
     last: Option<DueKey>,
 }
 
-/// Recovers expired leases, then claims about a second of work and skips the opted out.
+/// Claims about a second of work, skips the opted out and holds the rest.
 async fn claim_batch(
     db: &DatabaseConnection,
     integration_id: &str,
-    owner: &str,
+    held: &Held,
     batch: u32,
-    rate: f64,
     after: Option<DueKey>,
 ) -> Result<ClaimedBatch, String> {
-    // Recovered work may sort before `after`, so recovery comes with searches from the start.
-    if after.is_none() {
-        match queue::recover_expired(db, integration_id, owner).await {
-            Ok(0) => {}
-            Ok(n) => {
-                tracing::info!(integration = %integration_id, count = n, "recovered messages whose lease ran out")
-            }
-            Err(e) => return Err(e.to_string()),
-        }
-    }
-    // Twice the time the batch takes at one segment a message, and the batch claimed ahead;
-    // a longer batch is safe too, since only the holder of the integration lease recovers.
-    let expected = Duration::from_secs_f64(f64::from(batch) * 4.0 / rate);
-    let until = now_millis() + (expected + DELIVERY_LEASE_MARGIN).as_millis() as i64;
-    let claimed = queue::claim(db, integration_id, owner, until, batch, after)
+    let claimed = queue::claim(db, integration_id, batch, after, held)
         .await
         .map_err(|e| e.to_string())?;
     let last = claimed.iter().map(Claimed::due_key).max();
-    // On an error the leases run out and the messages are recovered.
+    // On an error nothing is held: the messages stay pending for the next claim.
     let skipped = queue::skip_opted_out(db, &claimed)
         .await
         .map_err(|e| e.to_string())?;
+    let items: Vec<Claimed> = claimed
+        .iter()
+        .filter(|c| !skipped.contains(&c.id))
+        .cloned()
+        .collect();
+    held.hold(&items);
     Ok(ClaimedBatch {
         after,
         last,
         claimed: claimed.len(),
-        items: claimed
-            .into_iter()
-            .filter(|c| !skipped.contains(&c.id))
-            .collect(),
+        items,
     })
 }
 
 /// Hands back a batch claimed ahead and not started.
 async fn release_ahead(
-    record: &mpsc::Sender<Outcomes>,
+    record: &mpsc::Sender<Record>,
     next: Option<tokio::task::JoinHandle<Result<ClaimedBatch, String>>>,
 ) {
     if let Some(handle) = next {
@@ -432,10 +484,10 @@ async fn release_ahead(
     }
 }
 
-async fn release(record: &mpsc::Sender<Outcomes>, ids: impl Iterator<Item = i64>) {
+async fn release(record: &mpsc::Sender<Record>, ids: impl Iterator<Item = i64>) {
     let released: Vec<_> = ids.map(|id| (id, Outcome::Released)).collect();
     if !released.is_empty() {
-        let _ = record.send(released).await;
+        let _ = record.send(Record::Outcomes(released)).await;
     }
 }
 
@@ -453,11 +505,11 @@ struct InFlight<'a> {
     done: Outcomes,
     /// When the oldest outcome in `done` finished.
     oldest: Option<Instant>,
-    record: &'a mpsc::Sender<Outcomes>,
+    record: &'a mpsc::Sender<Record>,
 }
 
 impl<'a> InFlight<'a> {
-    fn new(record: &'a mpsc::Sender<Outcomes>) -> Self {
+    fn new(record: &'a mpsc::Sender<Record>) -> Self {
         Self {
             sending: FuturesUnordered::new(),
             done: Vec::new(),
@@ -473,7 +525,7 @@ impl<'a> InFlight<'a> {
             return;
         }
         if let Ok(permit) = self.record.reserve().await {
-            permit.send(std::mem::take(&mut self.done));
+            permit.send(Record::Outcomes(std::mem::take(&mut self.done)));
         }
         self.oldest = None;
     }
@@ -641,27 +693,55 @@ impl Pacer {
     }
 }
 
-/// Writes outcomes in batches: whatever has arrived, up to about 1,000 at a time.
-async fn record_loop(db: DatabaseConnection, mut rx: mpsc::Receiver<Outcomes>) {
-    while let Some(mut batch) = rx.recv().await {
+/// Writes outcomes in batches: whatever has arrived, up to about 1,000 at a time. What is
+/// written is no longer held; a flush is answered once everything before it is written.
+async fn record_loop(db: DatabaseConnection, mut rx: mpsc::Receiver<Record>, held: Arc<Held>) {
+    let mut pending: Option<Record> = None;
+    loop {
+        let first = match pending.take() {
+            Some(r) => r,
+            None => match rx.recv().await {
+                Some(r) => r,
+                None => break,
+            },
+        };
+        let mut batch = match first {
+            Record::Flush(done) => {
+                let _ = done.send(());
+                continue;
+            }
+            Record::Outcomes(o) => o,
+        };
         while batch.len() < 1000 {
             match rx.try_recv() {
-                Ok(more) => batch.extend(more),
+                Ok(Record::Outcomes(more)) => batch.extend(more),
+                // Answered after this batch is written.
+                Ok(flush) => {
+                    pending = Some(flush);
+                    break;
+                }
                 Err(_) => break,
             }
         }
         let mut tries = 0;
         loop {
             match queue::record(&db, &batch).await {
-                Ok(()) => break,
+                Ok(()) => {
+                    held.release(batch.iter().map(|(id, _)| *id));
+                    break;
+                }
                 Err(e) if tries < 5 => {
                     tries += 1;
                     tracing::warn!(error = %e, "recording delivery outcomes failed; retrying");
                     tokio::time::sleep(Duration::from_millis(200 * tries)).await;
                 }
                 Err(e) => {
-                    // The leases run out and the messages are recovered as pending.
+                    // What may have gone out stays held, so this process never sends it
+                    // again; what surely did not is sent later.
                     tracing::error!(error = %e, count = batch.len(), "could not record delivery outcomes");
+                    held.release(batch.iter().filter_map(|(id, o)| {
+                        matches!(o, Outcome::Retry { .. } | Outcome::Released).then_some(*id)
+                    }));
                     break;
                 }
             }

@@ -436,7 +436,7 @@ impl DistributionService {
         if let Some(s) = status.filter(|s| !s.is_empty()) {
             match s.as_str() {
                 "failed" => q.push(" AND d.status IN ('failed', 'undelivered')"),
-                "queued" => q.push(" AND d.status IN ('pending', 'sending')"),
+                "queued" => q.push(" AND d.status = 'pending'"),
                 _ => q.push(" AND d.status = ").bind(s),
             };
         }
@@ -948,7 +948,7 @@ impl DistributionService {
         };
         Ok(DistributionStats {
             audience: row.audience_count.unwrap_or(0).max(0) as u64,
-            queued: n(deliveries::PENDING) + n(deliveries::SENDING),
+            queued: n(deliveries::PENDING),
             accepted: n(deliveries::ACCEPTED),
             sent: n(deliveries::SENT),
             delivered: n(deliveries::DELIVERED),

@@ -151,7 +151,7 @@ impl Integrations for IntegrationService {
         let deadline = std::time::Instant::now() + TEST_SEND_WAIT;
         loop {
             let row = self.delivery(id, delivery_id).await?;
-            let settled = row.attempts > 0 || !matches!(row.status.as_str(), "pending" | "sending");
+            let settled = row.attempts > 0 || row.status != "pending";
             if settled || std::time::Instant::now() >= deadline {
                 return Ok(test_result(row, to));
             }
@@ -170,8 +170,8 @@ fn test_result(d: DeliveryView, to: String) -> TestSendResult {
         provider_id: d.provider_id,
         segments: d.provider_segments,
         failure: (!accepted).then(|| match d.status.as_str() {
-            "pending" | "sending" if d.attempts > 0 => "retrying".to_owned(),
-            "pending" | "sending" => "queued".to_owned(),
+            "pending" if d.attempts > 0 => "retrying".to_owned(),
+            "pending" => "queued".to_owned(),
             other => other.to_owned(),
         }),
         code: if accepted { None } else { d.error_code },

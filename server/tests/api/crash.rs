@@ -1,7 +1,8 @@
 //! A `codecast serve` process killed (SIGKILL) in the middle of a queue, then started again:
-//! nothing is lost, the leases it held are recovered, and no message is sent twice except
-//! those that were in flight when it died (the ambiguous window). And one stopped with
-//! SIGTERM, which finishes or hands back its work before exiting.
+//! nothing is lost, the integration it held is taken over once its lease has run out, and no
+//! message is sent twice except those that had reached the provider without their answer
+//! being recorded when it died (the ambiguous window). And one stopped with SIGTERM, which
+//! finishes or hands back its work before exiting.
 
 use crate::helpers::{eventually, postgres_admin_url};
 use sea_orm::{ConnectionTrait, Database, DatabaseConnection, Statement};
@@ -184,17 +185,16 @@ async fn crash_and_recover(database_url: String) {
     .await;
     server.kill().unwrap();
     server.wait().unwrap();
-    let in_flight = count(
-        &db,
-        "SELECT COUNT(*) AS n FROM deliveries WHERE status = 'sending'",
-    )
-    .await;
+    let reached = fake.received_requests().await.unwrap().len() as i64;
     let accepted_before = count(
         &db,
         "SELECT COUNT(*) AS n FROM deliveries WHERE status = 'accepted'",
     )
     .await;
     assert!(accepted_before < MESSAGES as i64, "killed mid-queue");
+    // Requests that reached the provider and whose answer was not recorded: the ambiguous
+    // window, which the next process may send again.
+    let unrecorded = reached - accepted_before;
 
     let mut server = instance.serve().await;
     eventually(120, "every message accepted after the restart", || async {
@@ -209,7 +209,7 @@ async fn crash_and_recover(database_url: String) {
     server.kill().ok();
     server.wait().ok();
 
-    // Each delivery reached the provider; only those in flight at the kill may have twice.
+    // Each delivery reached the provider; only those unrecorded at the kill may have twice.
     let mut seen: HashMap<i64, usize> = HashMap::new();
     for r in fake.received_requests().await.unwrap() {
         let d: i64 = url::form_urlencoded::parse(&r.body)
@@ -222,17 +222,8 @@ async fn crash_and_recover(database_url: String) {
     let twice = seen.values().filter(|n| **n > 1).count() as i64;
     assert!(seen.values().all(|n| *n <= 2));
     assert!(
-        twice <= in_flight,
-        "{twice} sent twice, but only {in_flight} were in flight at the kill"
-    );
-    assert_eq!(
-        count(
-            &db,
-            "SELECT COUNT(*) AS n FROM deliveries WHERE lease_owner IS NOT NULL"
-        )
-        .await,
-        0,
-        "no lease left behind"
+        twice <= unrecorded,
+        "{twice} sent twice, but only {unrecorded} had reached the provider unrecorded at the kill"
     );
     db.close().await.ok();
 }
@@ -262,14 +253,6 @@ async fn graceful_stop(database_url: String) {
 
     // Every message is either recorded with the provider's answer or back in the queue.
     let sent = fake.received_requests().await.unwrap().len() as i64;
-    assert_eq!(
-        count(
-            &db,
-            "SELECT COUNT(*) AS n FROM deliveries WHERE status = 'sending'"
-        )
-        .await,
-        0
-    );
     assert_eq!(
         count(
             &db,

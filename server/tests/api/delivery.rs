@@ -317,9 +317,10 @@ both_backends! {
         let db = Database::connect(&app.database_url).await.unwrap();
         let ids = queue(&db, "int_by_hand", &vec![None; 5]).await;
         let ids_of = |claimed: &[deliveries::Claimed]| claimed.iter().map(|c| c.id).collect::<Vec<_>>();
-        let until = now_millis() + 60_000;
-        let first = deliveries::claim(&db, "int_by_hand", "proc_a", until, 2, None).await.unwrap();
+        let held = deliveries::Held::default();
+        let first = deliveries::claim(&db, "int_by_hand", 2, None, &held).await.unwrap();
         assert_eq!(ids_of(&first), ids[..2]);
+        held.hold(&first);
         let position = first.iter().map(deliveries::Claimed::due_key).max();
 
         // An urgent message queued now sorts before that position.
@@ -329,11 +330,32 @@ both_backends! {
             recipient: "+14155550199".into(), body: "Urgent".into(), send_after: now_millis(),
         };
         let urgent_id = deliveries::enqueue(&db, &[urgent]).await.unwrap()[0].unwrap();
-        let on = deliveries::claim(&db, "int_by_hand", "proc_a", until, 2, position).await.unwrap();
+        let on = deliveries::claim(&db, "int_by_hand", 2, position, &held).await.unwrap();
         assert_eq!(ids_of(&on), ids[2..4], "searching on skips nothing after the position");
-        let from_start = deliveries::claim(&db, "int_by_hand", "proc_a", until, 10, None).await.unwrap();
-        assert_eq!(ids_of(&from_start), vec![urgent_id, ids[4]], "urgent first, nothing claimed twice");
-        assert_eq!(statuses(&db).await.get("sending"), Some(&6));
+        held.hold(&on);
+        let from_start = deliveries::claim(&db, "int_by_hand", 10, None, &held).await.unwrap();
+        assert_eq!(ids_of(&from_start), vec![urgent_id, ids[4]], "urgent first, nothing held claimed again");
+        held.hold(&from_start);
+        assert_eq!(held.len(), 6);
+        // A claim writes nothing: held messages stay pending until their outcome is recorded.
+        assert_eq!(statuses(&db).await.get("pending"), Some(&6));
+
+        // Recorded outcomes leave the queue; a released message is claimed again.
+        let accepted = deliveries::Outcome::Accepted {
+            provider_id: "SM1".into(), segments: Some(1),
+            answer: server::providers::RawAnswer { http_status: Some(201), body: "{}".into() },
+        };
+        deliveries::record(&db, &[(ids[0], accepted), (ids[1], deliveries::Outcome::Released)]).await.unwrap();
+        held.release([ids[0], ids[1]]);
+        let again = deliveries::claim(&db, "int_by_hand", 10, None, &held).await.unwrap();
+        assert_eq!(ids_of(&again), vec![ids[1]]);
+        assert_eq!(statuses(&db).await.get("accepted"), Some(&1));
+
+        // Held messages after the position are left out of a search from there as well.
+        held.release([ids[1]]);
+        held.hold(&again);
+        let behind = deliveries::claim(&db, "int_by_hand", 10, position, &held).await.unwrap();
+        assert!(behind.is_empty(), "{:?}", ids_of(&behind));
         db.close().await.ok();
     }
 }

@@ -98,8 +98,9 @@ async fn publications_mark_codes(backend: Backend) {
         .await
         .unwrap();
 
-    // Down again: `published_at` comes back from the publications.
-    Migrator::down(&db, Some(1)).await.unwrap();
+    // Down again to migration 8: `published_at` comes back from the publications.
+    let after_8 = (Migrator::migrations().len() - 8) as u32;
+    Migrator::down(&db, Some(after_8)).await.unwrap();
     assert_eq!(
         number(&db, "SELECT published_at FROM vouchers WHERE id = 4").await,
         Some(100)
@@ -133,4 +134,73 @@ async fn publications_mark_codes_sqlite() {
 #[tokio::test]
 async fn publications_mark_codes_postgres() {
     publications_mark_codes(Backend::Postgres).await;
+}
+
+/// Migration 10: messages a stopped process left `sending` (claimed under the old per-row
+/// lease) go back to the queue, and the lease columns go.
+async fn claims_without_leases(backend: Backend) {
+    let dir = tempfile::tempdir().unwrap();
+    let (url, name) = fresh_database(backend, dir.path()).await;
+    let db = server::db::connect(&url).await.unwrap();
+    Migrator::up(&db, Some(9)).await.unwrap();
+    for (id, status, owner) in [
+        (1, "sending", "'proc_gone'"),
+        (2, "pending", "NULL"),
+        (3, "accepted", "NULL"),
+    ] {
+        exec(&db, &format!(
+            "INSERT INTO deliveries (id, kind, occurrence, integration_id, priority, recipient, body, encoding, segments, \
+             status, attempts, send_after, lease_owner, lease_until, created_at, updated_at) \
+             VALUES ({id}, 'test', '', 'int_1', 0, '+14155550100', 'Hi', 'GSM-7', 1, '{status}', 0, 0, {owner}, 5, 1, 1)"
+        )).await;
+    }
+    Migrator::up(&db, None).await.unwrap();
+    assert_eq!(
+        number(
+            &db,
+            "SELECT COUNT(*) FROM deliveries WHERE status = 'pending'"
+        )
+        .await,
+        Some(2),
+        "the message left sending is queued again"
+    );
+    assert_eq!(
+        number(
+            &db,
+            "SELECT COUNT(*) FROM deliveries WHERE status = 'accepted'"
+        )
+        .await,
+        Some(1)
+    );
+    assert!(
+        db.execute_unprepared("SELECT lease_owner FROM deliveries")
+            .await
+            .is_err(),
+        "the lease columns are gone"
+    );
+    let after_9 = (Migrator::migrations().len() - 9) as u32;
+    Migrator::down(&db, Some(after_9)).await.unwrap();
+    assert_eq!(
+        number(
+            &db,
+            "SELECT COUNT(*) FROM deliveries WHERE lease_owner IS NULL AND lease_until IS NULL"
+        )
+        .await,
+        Some(3),
+        "down brings the columns back, empty"
+    );
+    db.close().await.ok();
+    if let Some(name) = name {
+        drop_database(&name).await;
+    }
+}
+
+#[tokio::test]
+async fn claims_without_leases_sqlite() {
+    claims_without_leases(Backend::Sqlite).await;
+}
+
+#[tokio::test]
+async fn claims_without_leases_postgres() {
+    claims_without_leases(Backend::Postgres).await;
 }
