@@ -155,4 +155,5 @@ pub fn api_routes(state: &AppState) -> Router<AppState> {
         )
         .route("/v1", get(error::not_found))
         .route("/v1/{*rest}", axum::routing::any(error::not_found))
+        .layer(middleware::from_fn(error::json_errors))
 }

@@ -83,3 +83,104 @@ pub async fn not_found() -> ApiError {
         "No such endpoint. The API is described at /v1/openapi.json.",
     ))
 }
+
+/// Every error the API answers is JSON: a rejection axum produces itself (a method the route
+/// does not take, a path segment that is not UTF-8, a body over a limit) comes as plain text
+/// or empty, and is rewritten here into the API's error shape with the same status.
+pub async fn json_errors(
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let path = request.uri().path();
+    let api = path == "/v1" || path.starts_with("/v1/");
+    let method = request.method().clone();
+    let response = next.run(request).await;
+    let status = response.status();
+    let is_json = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/json"));
+    if !api || is_json || !(status.is_client_error() || status.is_server_error()) {
+        return response;
+    }
+    let (parts, body) = response.into_parts();
+    let text = axum::body::to_bytes(body, 4096)
+        .await
+        .ok()
+        .and_then(|b| String::from_utf8(b.to_vec()).ok())
+        .map(|t| t.trim().to_owned())
+        .filter(|t| !t.is_empty());
+    let (code, message, reference) = match status {
+        // The method router adds the `Allow` header after this layer has answered.
+        StatusCode::METHOD_NOT_ALLOWED => (
+            "not_found",
+            format!(
+                "This endpoint does not take {}; the Allow header lists the methods it takes.",
+                method
+            ),
+            None,
+        ),
+        StatusCode::NOT_FOUND => (
+            "not_found",
+            text.unwrap_or_else(|| "Not found.".to_owned()),
+            None,
+        ),
+        StatusCode::UNAUTHORIZED => (
+            "unauthorized",
+            text.unwrap_or_else(|| "Missing or invalid API key.".to_owned()),
+            None,
+        ),
+        StatusCode::FORBIDDEN => (
+            "forbidden",
+            text.unwrap_or_else(|| "Not allowed.".to_owned()),
+            None,
+        ),
+        StatusCode::CONFLICT => (
+            "conflict",
+            text.unwrap_or_else(|| "Conflict.".to_owned()),
+            None,
+        ),
+        StatusCode::TOO_MANY_REQUESTS => (
+            "rate_limited",
+            text.unwrap_or_else(|| "Too many requests.".to_owned()),
+            None,
+        ),
+        s if s.is_server_error() => {
+            let reference = crate::ids::new_id("err");
+            tracing::error!(%reference, status = s.as_u16(), body = ?text, "an API request failed outside its handler");
+            (
+                "internal",
+                "Something went wrong on our side; the server log has the details under this reference."
+                    .to_owned(),
+                Some(reference),
+            )
+        }
+        _ => (
+            "validation_failed",
+            text.unwrap_or_else(|| {
+                status
+                    .canonical_reason()
+                    .unwrap_or("Bad request.")
+                    .to_owned()
+            }),
+            None,
+        ),
+    };
+    let body = ErrorBody {
+        error: ErrorDetail {
+            code: code.to_owned(),
+            message,
+            fields: None,
+            reference,
+            details: None,
+        },
+    };
+    let mut response = (status, Json(body)).into_response();
+    for name in [header::RETRY_AFTER, header::WWW_AUTHENTICATE] {
+        if let Some(v) = parts.headers.get(&name) {
+            response.headers_mut().insert(name, v.clone());
+        }
+    }
+    response
+}

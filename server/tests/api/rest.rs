@@ -118,6 +118,21 @@ both_backends! {
         assert_eq!(res.status(), 404);
         let body: Value = res.json().await.unwrap();
         assert_eq!(body["error"]["code"], "not_found");
+
+        // Rejections axum makes before a handler runs are JSON errors too.
+        let res = client.put(app.url("/v1/api-keys")).bearer_auth(&admin).send().await.unwrap();
+        assert_eq!(res.status(), 405);
+        let allow = res.headers().get(header::ALLOW).and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned();
+        assert!(allow.contains("POST"), "{allow}");
+        let body: Value = res.json().await.unwrap();
+        assert_eq!(body["error"]["code"], "not_found");
+        assert!(body["error"]["message"].as_str().unwrap().contains("does not take PUT"), "{body}");
+
+        let res = client.get(app.url("/v1/customers/%FF")).bearer_auth(&admin).send().await.unwrap();
+        assert_eq!(res.status(), 400);
+        let body: Value = res.json().await.unwrap();
+        assert_eq!(body["error"]["code"], "validation_failed", "{body}");
+        assert!(!body["error"]["message"].as_str().unwrap().is_empty());
     }
 }
 
