@@ -18,6 +18,11 @@ pub enum AppError {
         message: String,
         #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
         fields: BTreeMap<String, String>,
+        /// What the form sent, by field: a page reloaded after a form posted without
+        /// JavaScript shows it again instead of the saved value, so nothing typed is lost.
+        /// Never part of the REST API's answer.
+        #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+        entered: BTreeMap<String, String>,
     },
     #[error("{message}")]
     NotFound { message: String },
@@ -46,6 +51,7 @@ impl AppError {
         Self::ValidationFailed {
             message: message.clone(),
             fields: BTreeMap::from([(field.to_owned(), message)]),
+            entered: BTreeMap::new(),
         }
     }
 
@@ -55,7 +61,46 @@ impl AppError {
             1 => fields.values().next().cloned().unwrap_or_default(),
             n => format!("{n} fields need attention."),
         };
-        Self::ValidationFailed { message, fields }
+        Self::ValidationFailed {
+            message,
+            fields,
+            entered: BTreeMap::new(),
+        }
+    }
+
+    /// A form error that is not about one field.
+    pub fn invalid(message: impl Into<String>) -> Self {
+        Self::ValidationFailed {
+            message: message.into(),
+            fields: BTreeMap::new(),
+            entered: BTreeMap::new(),
+        }
+    }
+
+    /// Keeps what a form sent with its validation error (see `entered`); other errors are
+    /// returned as they are.
+    pub fn with_entered<'a>(self, values: impl IntoIterator<Item = (&'a str, &'a str)>) -> Self {
+        match self {
+            Self::ValidationFailed {
+                message, fields, ..
+            } => Self::ValidationFailed {
+                message,
+                fields,
+                entered: values
+                    .into_iter()
+                    .map(|(k, v)| (k.to_owned(), v.to_owned()))
+                    .collect(),
+            },
+            other => other,
+        }
+    }
+
+    /// What the form sent for `name` with this error, if it kept it.
+    pub fn entered(&self, name: &str) -> Option<&str> {
+        match self {
+            Self::ValidationFailed { entered, .. } => entered.get(name).map(String::as_str),
+            _ => None,
+        }
     }
 
     pub fn not_found(message: impl Into<String>) -> Self {
@@ -128,10 +173,9 @@ impl FromServerFnError for AppError {
 
     fn from_server_fn_error(value: ServerFnErrorErr) -> Self {
         match value {
-            ServerFnErrorErr::Args(message) => Self::ValidationFailed {
-                message: format!("The form could not be read: {message}"),
-                fields: BTreeMap::new(),
-            },
+            ServerFnErrorErr::Args(message) => {
+                Self::invalid(format!("The form could not be read: {message}"))
+            }
             other => Self::Transport {
                 message: other.to_string(),
             },

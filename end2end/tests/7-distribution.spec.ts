@@ -275,12 +275,19 @@ test('the wizard works without JavaScript: a plain message to one customer', asy
   await page.getByLabel('Customer', { exact: true }).fill('no-such-person');
   await page.getByRole('button', { name: 'Save and continue →' }).click();
   await expect(page.getByText('No customer matches "no-such-person".')).toBeVisible();
-  await page.getByLabel('One customer').check();
+  // The page came back with the error and with what was typed, not the saved draft.
+  await expect(page.getByLabel('One customer')).toBeChecked();
+  await expect(page.getByLabel('Customer', { exact: true })).toHaveValue('no-such-person');
   await page.getByLabel('Customer', { exact: true }).fill('Nora Nojs');
   await page.getByRole('button', { name: 'Save and continue →' }).click();
   await page.getByLabel('Name', { exact: true }).fill('Hello Nora');
   await page.getByRole('button', { name: 'Save and continue →' }).click();
   await chooseIntegration(page, 'Plain Twilio');
+  const typo = 'Hello {{ customer.frist_name }}, thanks for shopping with us.';
+  await page.locator('textarea[name="template"]').fill(typo);
+  await page.getByRole('button', { name: 'Save and continue →' }).click();
+  await expect(page.locator('.field-error', { hasText: 'no message can fill {{ customer.frist_name }}' })).toBeVisible();
+  await expect(page.locator('textarea[name="template"]')).toHaveValue(typo);
   await page.locator('textarea[name="template"]').fill('Hello {{ customer.first_name }}, thanks for shopping with us.');
   await page.getByRole('button', { name: 'Save and continue →' }).click();
   await page.getByRole('button', { name: 'Save and continue →' }).click();

@@ -204,17 +204,25 @@ pub async fn save_purpose(
     if let Err(e) = require_user() {
         return respond(Err(e));
     }
+    let entered = [
+        ("purpose", purpose.clone()),
+        ("campaign_id", campaign_id.clone()),
+        ("promotion_tier_id", promotion_tier_id.clone()),
+    ];
+    let entered = entered.iter().map(|(k, v)| (*k, v.as_str()));
     if purpose == "unique_codes" && campaign_id.trim().is_empty() {
         return respond(Err(AppError::validation(
             "campaign_id",
             "Choose the campaign whose codes to send.",
-        )));
+        )
+        .with_entered(entered)));
     }
     if purpose == "promotion" && promotion_tier_id.trim().is_empty() {
         return respond(Err(AppError::validation(
             "promotion_tier_id",
             "Choose the promotion to announce.",
-        )));
+        )
+        .with_entered(entered)));
     }
     respond(
         save(
@@ -233,11 +241,12 @@ pub async fn save_purpose(
                 } else {
                     String::new()
                 }),
-                purpose: Some(purpose),
+                purpose: Some(purpose.clone()),
                 ..Default::default()
             },
         )
-        .await,
+        .await
+        .map_err(|e| e.with_entered(entered)),
     )
 }
 
@@ -252,6 +261,11 @@ pub async fn save_audience(
 ) -> Result<DistributionView, AppError> {
     use super::context::*;
     use crate::dto::{Audience, DistributionInput};
+    let entered = [
+        ("kind", kind.clone()),
+        ("segment_id", segment_id.clone()),
+        ("customer", customer.clone()),
+    ];
     respond(
         async {
             require_user()?;
@@ -305,7 +319,8 @@ pub async fn save_audience(
                     None => e,
                 })
         }
-        .await,
+        .await
+        .map_err(|e| e.with_entered(entered.iter().map(|(k, v)| (*k, v.as_str())))),
     )
 }
 
@@ -324,12 +339,13 @@ pub async fn save_subject(
             "subject",
             &go,
             DistributionInput {
-                name: Some(name),
-                subject: Some(subject),
+                name: Some(name.clone()),
+                subject: Some(subject.clone()),
                 ..Default::default()
             },
         )
-        .await,
+        .await
+        .map_err(|e| e.with_entered([("name", name.as_str()), ("subject", subject.as_str())])),
     )
 }
 
@@ -343,6 +359,12 @@ pub async fn save_message(
 ) -> Result<DistributionView, AppError> {
     use super::context::*;
     use crate::dto::DistributionInput;
+    let smart = if smart_encoding.is_some() { "on" } else { "" };
+    let entered = [
+        ("integration_id", integration_id.as_str()),
+        ("template", template.as_str()),
+        ("smart_encoding", smart),
+    ];
     respond(
         async {
             if integration_id.trim().is_empty() {
@@ -359,15 +381,16 @@ pub async fn save_message(
                 "message",
                 &go,
                 DistributionInput {
-                    integration_id: Some(integration_id),
-                    template: Some(template),
+                    integration_id: Some(integration_id.clone()),
+                    template: Some(template.clone()),
                     smart_encoding: Some(smart_encoding.is_some()),
                     ..Default::default()
                 },
             )
             .await
         }
-        .await,
+        .await
+        .map_err(|e| e.with_entered(entered)),
     )
 }
 
@@ -383,6 +406,15 @@ pub async fn save_reminders(
 ) -> Result<DistributionView, AppError> {
     use super::context::*;
     use crate::dto::{DistributionInput, Reminder};
+    let entered = [
+        ("remind", remind.clone().unwrap_or_default()),
+        ("after_hours", after_hours.clone()),
+        (
+            "only_if_not_redeemed",
+            only_if_not_redeemed.clone().unwrap_or_default(),
+        ),
+        ("reminder_template", reminder_template.clone()),
+    ];
     respond(
         async {
             let reminders = if remind.is_some() {
@@ -423,7 +455,8 @@ pub async fn save_reminders(
                 _ => e,
             })
         }
-        .await,
+        .await
+        .map_err(|e| e.with_entered(entered.iter().map(|(k, v)| (*k, v.as_str())))),
     )
 }
 

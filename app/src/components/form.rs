@@ -51,6 +51,19 @@ where
     })
 }
 
+/// What the form sent for `name` with the validation error it got back. After a post without
+/// JavaScript the page is loaded again with that error, and shows what was typed rather than
+/// what is saved.
+pub fn entered<T>(value: MappedSignal<Option<Result<T, AppError>>>, name: &str) -> Option<String>
+where
+    T: Clone + Send + Sync + 'static,
+{
+    value.with_untracked(|v| match v {
+        Some(Err(e)) => e.entered(name).map(str::to_owned),
+        _ => None,
+    })
+}
+
 /// A labelled input with its hint and its error, wired for screen readers.
 #[component]
 pub fn TextField(

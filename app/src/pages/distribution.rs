@@ -9,7 +9,7 @@ use crate::{
         SaveReminders, SaveSubject, SendDistribution, WizardData,
     },
     components::{
-        form::{any_error, field_error, form_error, FormAlert, TextField},
+        form::{any_error, entered, field_error, form_error, FormAlert, TextField},
         template_editor::TemplateEditor,
         time::format_timestamp,
     },
@@ -194,7 +194,7 @@ fn PurposeStep(data: WizardData) -> impl IntoView {
     let save = ServerAction::<SavePurpose>::new();
     let value = save.value();
     let back = follow(value, d.id.clone(), "purpose");
-    let purpose = RwSignal::new(d.purpose.clone());
+    let purpose = RwSignal::new(entered(value, "purpose").unwrap_or_else(|| d.purpose.clone()));
     // Without JavaScript every field shows; the hydrated page shows those that fit the choice.
     let hydrated = RwSignal::new(false);
     Effect::new(move |_| hydrated.set(true));
@@ -209,8 +209,10 @@ fn PurposeStep(data: WizardData) -> impl IntoView {
     };
     let campaigns = data.options.campaigns;
     let tiers = data.options.tiers;
-    let campaign_id = d.campaign_id.clone().unwrap_or_default();
-    let tier_id = d.promotion_tier_id.clone().unwrap_or_default();
+    let campaign_id =
+        entered(value, "campaign_id").unwrap_or_else(|| d.campaign_id.clone().unwrap_or_default());
+    let tier_id = entered(value, "promotion_tier_id")
+        .unwrap_or_else(|| d.promotion_tier_id.clone().unwrap_or_default());
     view! {
         <section class="card">
             <h2>"1. What do you send?"</h2>
@@ -259,18 +261,18 @@ fn AudienceStep(data: WizardData) -> impl IntoView {
     let back = follow(value, d.id.clone(), "audience");
     let hydrated = RwSignal::new(false);
     Effect::new(move |_| hydrated.set(true));
-    let kind = RwSignal::new(match &d.audience {
+    let kind = RwSignal::new(entered(value, "kind").unwrap_or_else(|| match &d.audience {
         Some(Audience::Customer(_)) => "customer".to_owned(),
         _ => "segment".to_owned(),
-    });
-    let segment_id = match &d.audience {
+    }));
+    let segment_id = entered(value, "segment_id").unwrap_or_else(|| match &d.audience {
         Some(Audience::Segment(s)) => s.clone(),
         _ => String::new(),
-    };
-    let customer = match &d.audience {
+    });
+    let customer = entered(value, "customer").unwrap_or_else(|| match &d.audience {
         Some(Audience::Customer(c)) => c.clone(),
         _ => String::new(),
-    };
+    });
     let current = d.audience_label.clone();
     let segments = data.options.segments;
     let seg_checked = kind.get_untracked() == "segment";
@@ -319,9 +321,9 @@ fn SubjectStep(data: WizardData) -> impl IntoView {
             <ActionForm action=save attr:class="form">
                 <FormAlert message=form_error(value)/>
                 <input type="hidden" name="id" value=d.id.clone()/>
-                <TextField id="distribution-name" label="Name" name="name" value=d.name.clone()
+                <TextField id="distribution-name" label="Name" name="name" value=entered(value, "name").unwrap_or_else(|| d.name.clone())
                     hint="For you and your team; shown in the list and the report." error=field_error(value, "name")/>
-                <TextField id="distribution-subject" label="Subject" name="subject" value=d.subject.clone()
+                <TextField id="distribution-subject" label="Subject" name="subject" value=entered(value, "subject").unwrap_or_else(|| d.subject.clone())
                     hint="Internal; messages can show it with {{ distribution.subject }}." error=field_error(value, "subject")/>
                 <StepActions step="subject" pending=save.pending().into() back/>
             </ActionForm>
@@ -345,13 +347,16 @@ fn MessageStep(data: WizardData) -> impl IntoView {
         "promotion" => STARTER_PROMOTION,
         _ => STARTER_PLAIN,
     };
-    let body = RwSignal::new(if d.template.is_empty() {
-        starter.to_owned()
-    } else {
-        d.template.clone()
-    });
+    let body = RwSignal::new(entered(value, "template").unwrap_or_else(|| {
+        if d.template.is_empty() {
+            starter.to_owned()
+        } else {
+            d.template.clone()
+        }
+    }));
     let integrations = data.options.integrations;
-    let chosen = d.integration_id.clone().unwrap_or_default();
+    let chosen = entered(value, "integration_id")
+        .unwrap_or_else(|| d.integration_id.clone().unwrap_or_default());
     // The preview shows what will be sent: the chosen promotion, smart encoding as ticked.
     let promotion = data
         .options
@@ -362,7 +367,8 @@ fn MessageStep(data: WizardData) -> impl IntoView {
             name: name.clone(),
             banner: banner.clone(),
         });
-    let smart = RwSignal::new(d.smart_encoding);
+    let smart =
+        RwSignal::new(entered(value, "smart_encoding").map_or(d.smart_encoding, |v| v == "on"));
     let no_integrations = integrations.is_empty();
     view! {
         <section class="card">
@@ -390,7 +396,7 @@ fn MessageStep(data: WizardData) -> impl IntoView {
                         with_promotion=d.purpose == "promotion" promotion smart_encoding=smart subject=d.subject.clone()/>
                     <p class="field-error" hidden=move || field_error(value, "template").get().is_none()>{move || field_error(value, "template").get()}</p>
                 </div>
-                <label class="choice"><input type="checkbox" name="smart_encoding" value="on" checked=d.smart_encoding
+                <label class="choice"><input type="checkbox" name="smart_encoding" value="on" checked=smart.get_untracked()
                     on:change=move |ev| smart.set(event_target_checked(&ev))/>" Smart encoding (replace curly quotes, dashes and the like with GSM-7 look-alikes)"</label>
                 <StepActions step="message" pending=save.pending().into() back/>
             </ActionForm>
@@ -405,22 +411,36 @@ fn RemindersStep(data: WizardData) -> impl IntoView {
     let value = save.value();
     let back = follow(value, d.id.clone(), "reminders");
     let existing = d.reminders.first().cloned();
-    let on = existing.is_some();
-    let hours = existing
-        .as_ref()
-        .map_or("24".to_owned(), |r| r.after_hours.to_string());
-    let only = existing.as_ref().is_none_or(|r| r.only_if_not_redeemed);
-    let text = existing.map_or_else(
-        || {
-            if d.purpose == "unique_codes" {
-                "Reminder: your code {{ voucher.code }} is waiting. {{ unsubscribe_text }}"
-                    .to_owned()
-            } else {
-                String::new()
-            }
-        },
-        |r| r.template,
-    );
+    // After a post without JavaScript that failed, what was typed.
+    let typed = entered(value, "remind").is_some();
+    let on = if typed {
+        entered(value, "remind").is_some_and(|v| v == "on")
+    } else {
+        existing.is_some()
+    };
+    let hours = entered(value, "after_hours").unwrap_or_else(|| {
+        existing
+            .as_ref()
+            .map_or("24".to_owned(), |r| r.after_hours.to_string())
+    });
+    let only = if typed {
+        entered(value, "only_if_not_redeemed").is_some_and(|v| v == "on")
+    } else {
+        existing.as_ref().is_none_or(|r| r.only_if_not_redeemed)
+    };
+    let text = entered(value, "reminder_template").unwrap_or_else(|| {
+        existing.map_or_else(
+            || {
+                if d.purpose == "unique_codes" {
+                    "Reminder: your code {{ voucher.code }} is waiting. {{ unsubscribe_text }}"
+                        .to_owned()
+                } else {
+                    String::new()
+                }
+            },
+            |r| r.template,
+        )
+    });
     view! {
         <section class="card">
             <h2>"5. Reminders (optional)"</h2>

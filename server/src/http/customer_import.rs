@@ -184,10 +184,7 @@ fn describe(e: &AppError) -> String {
 }
 
 fn invalid(message: String) -> ApiError {
-    ApiError(AppError::ValidationFailed {
-        message,
-        fields: Default::default(),
-    })
+    ApiError(AppError::invalid(message))
 }
 
 fn parse_header(header: &csv_async::ByteRecord) -> Result<Vec<Column>, ApiError> {

@@ -223,8 +223,13 @@ pub async fn create(
 /// `campaign_id`), so a client can match each error to what it sent.
 fn api_fields(e: AppError) -> AppError {
     match e {
-        AppError::ValidationFailed { message, fields } => AppError::ValidationFailed {
+        AppError::ValidationFailed {
             message,
+            fields,
+            entered,
+        } => AppError::ValidationFailed {
+            message,
+            entered,
             fields: fields
                 .into_iter()
                 .map(|(k, v)| {

@@ -23,22 +23,16 @@ impl From<JsonRejection> for ApiError {
             }
             other => format!("The JSON body could not be read: {}", other.body_text()),
         };
-        ApiError(AppError::ValidationFailed {
-            message,
-            fields: Default::default(),
-        })
+        ApiError(AppError::invalid(message))
     }
 }
 
 impl From<QueryRejection> for ApiError {
     fn from(rejection: QueryRejection) -> Self {
-        ApiError(AppError::ValidationFailed {
-            message: format!(
-                "The query string could not be read: {}",
-                rejection.body_text()
-            ),
-            fields: Default::default(),
-        })
+        ApiError(AppError::invalid(format!(
+            "The query string could not be read: {}",
+            rejection.body_text()
+        )))
     }
 }
 
