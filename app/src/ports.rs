@@ -200,14 +200,16 @@ pub trait Integrations: Send + Sync + 'static {
 
 #[async_trait]
 pub trait Distributions: Send + Sync + 'static {
-    /// Newest first; `status` filters (draft, sending, sent).
-    /// Newest first; answers a page and whether more follow.
+    /// Newest first; `status` filters (draft, sending, sent). Answers a page and whether more
+    /// follow.
     async fn list(
         &self,
         status: Option<String>,
         page: Page,
     ) -> Result<(Vec<DistributionView>, bool), AppError>;
     async fn get(&self, id: &str) -> Result<DistributionView, AppError>;
+    /// Only the status (draft, sending, sent): one row read, without the counts `get` makes.
+    async fn status(&self, id: &str) -> Result<String, AppError>;
     /// A draft with defaults (the default integration preselected) and what `input` gives.
     async fn create(&self, input: DistributionInput) -> Result<DistributionView, AppError>;
     /// Changes a draft; given fields are checked, absent ones keep their values.

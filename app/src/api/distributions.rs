@@ -517,6 +517,19 @@ pub async fn duplicate_distribution(id: String) -> Result<String, AppError> {
     )
 }
 
+/// A distribution's status alone (draft, sending, sent), for what depends on nothing else.
+#[server(endpoint = "distribution_status")]
+pub async fn distribution_status(id: String) -> Result<String, AppError> {
+    use super::context::*;
+    respond(
+        async {
+            require_user()?;
+            ports()?.distributions.status(&id).await
+        }
+        .await,
+    )
+}
+
 /// What the distribution's page refreshes while it sends: counts and failures.
 #[server(endpoint = "distribution_progress")]
 pub async fn distribution_progress(id: String) -> Result<ProgressData, AppError> {

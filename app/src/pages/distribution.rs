@@ -4,9 +4,9 @@
 use super::{distributions::purpose_label, PageError, PageHeader};
 use crate::{
     api::distributions::{
-        distribution_messages, distribution_progress, get_wizard, review_distribution,
-        DeleteDistribution, DuplicateDistribution, SaveAudience, SaveMessage, SavePurpose,
-        SaveReminders, SaveSubject, SendDistribution, WizardData,
+        distribution_messages, distribution_progress, distribution_status, get_wizard,
+        review_distribution, DeleteDistribution, DuplicateDistribution, SaveAudience, SaveMessage,
+        SavePurpose, SaveReminders, SaveSubject, SendDistribution, WizardData,
     },
     components::{
         form::{any_error, entered, field_error, form_error, FormAlert, TextField},
@@ -585,7 +585,7 @@ pub fn DistributionPage() -> impl IntoView {
     let receipt_polls = StoredValue::new(0u32);
     // Whether the log belongs on the page (the distribution exists and was sent), read once:
     // the log must not hang off `progress`, whose every refresh would redraw it.
-    let gate = Resource::new(id, distribution_progress);
+    let gate = Resource::new(id, distribution_status);
     view! {
         <Transition fallback=|| view! { <p class="loading">"Loading…"</p> }>
             {move || Suspend::new(async move {
@@ -620,7 +620,7 @@ pub fn DistributionPage() -> impl IntoView {
         <Suspense fallback=|| ()>
             {move || Suspend::new(async move {
                 match gate.await {
-                    Ok(p) if p.distribution.status != "draft" => view! {
+                    Ok(state) if state != "draft" => view! {
                         <section class="card table-card" aria-labelledby="log-heading">
                             <h2 id="log-heading">"Messages"</h2>
                             <form method="get" class="inline-form search-form">

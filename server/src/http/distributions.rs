@@ -364,15 +364,59 @@ pub struct MessagesQuery {
     pub limit: Option<u32>,
 }
 
+/// One message of a distribution's log.
+#[derive(Serialize, ToSchema)]
+pub struct MessageItem {
+    /// `msg_…`
+    pub id: String,
+    pub customer_id: Option<String>,
+    pub customer_name: Option<String>,
+    /// The number, masked.
+    pub to: String,
+    pub text: String,
+    /// pending (queued), accepted, sent, delivered, undelivered, failed, skipped or unknown.
+    pub status: String,
+    /// Why a message was skipped: opted_out, no_phone, invalid_phone or duplicate.
+    pub skip_reason: Option<String>,
+    pub segments: u32,
+    pub provider_id: Option<String>,
+    pub error: Option<String>,
+    pub updated_at: String,
+}
+
+impl From<app::dto::MessageLine> for MessageItem {
+    fn from(m: app::dto::MessageLine) -> Self {
+        Self {
+            id: super::extract::message_id(m.id),
+            customer_id: m.customer_id,
+            customer_name: m.customer_name,
+            to: m.to,
+            text: m.text,
+            status: m.status,
+            skip_reason: m.skip_reason,
+            segments: m.segments,
+            provider_id: m.provider_id,
+            error: m.error,
+            updated_at: rfc3339(m.updated_at),
+        }
+    }
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct MessageList {
+    pub data: Vec<MessageItem>,
+    pub has_more: bool,
+}
+
 /// Per recipient: customer, number (masked), text, status, provider id, error.
 #[utoipa::path(get, path = "/v1/distributions/{id}/messages", tag = "distributions", security(("bearer" = [])),
-    params(("id" = String, Path), MessagesQuery), responses((status = 200, body = Object)))]
+    params(("id" = String, Path), MessagesQuery), responses((status = 200, body = MessageList)))]
 pub async fn messages(
     _: Caller,
     State(state): State<AppState>,
     Path(id): Path<String>,
     ApiQuery(query): ApiQuery<MessagesQuery>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<MessageList>, ApiError> {
     let after = match query.starting_after.as_deref() {
         None | Some("") => None,
         Some(a) => Some(super::extract::parse_message_id(a).ok_or_else(|| {
@@ -392,20 +436,10 @@ pub async fn messages(
             query.limit.unwrap_or(50),
         )
         .await?;
-    let data: Vec<Value> = page
-        .items
-        .into_iter()
-        .map(|m| {
-            let id = super::extract::message_id(m.id);
-            let mut v = serde_json::to_value(m).unwrap_or(Value::Null);
-            v["id"] = Value::String(id);
-            v
-        })
-        .collect();
-    Ok(Json(serde_json::json!({
-        "data": data,
-        "has_more": page.next_after.is_some(),
-    })))
+    Ok(Json(MessageList {
+        data: page.items.into_iter().map(MessageItem::from).collect(),
+        has_more: page.next_after.is_some(),
+    }))
 }
 
 /// Failed, skipped and unconfirmed messages grouped by reason.

@@ -174,6 +174,19 @@ impl Distributions for DistributionService {
         self.view(row, true).await
     }
 
+    async fn status(&self, id: &str) -> Result<String, AppError> {
+        let mut q = Sql::new(self.db.get_database_backend());
+        q.push("SELECT status FROM distributions WHERE id = ")
+            .bind(id.to_owned());
+        self.db
+            .query_one(q.statement())
+            .await
+            .map_err(internal)?
+            .ok_or_else(|| not_found(id))?
+            .try_get("", "status")
+            .map_err(internal)
+    }
+
     async fn create(&self, input: DistributionInput) -> Result<DistributionView, AppError> {
         let now = now_millis();
         // The default integration is preselected.
@@ -491,7 +504,8 @@ impl DistributionService {
                     let m = message_line(r).map_err(internal)?;
                     last = Some(m.id);
                     let fields = [
-                        m.id.to_string(),
+                        // The id the JSON API gives the message.
+                        crate::http::extract::message_id(m.id),
                         m.customer_id.unwrap_or_default(),
                         m.customer_name.unwrap_or_default(),
                         m.to,

@@ -195,6 +195,9 @@ both_backends! {
         let text = csv.text().await.unwrap();
         assert_eq!(text.lines().count(), 2, "{text}");
         assert!(text.to_lowercase().contains("twombly"), "{text}");
+        // Its id is the one the JSON log gives.
+        let json_id = found["data"][0]["id"].as_str().unwrap();
+        assert!(json_id.starts_with("msg_") && text.lines().nth(1).unwrap().starts_with(&format!("{json_id},")), "{text}");
         let csv = app.new_client().get(app.url(&format!("/v1/distributions/{id}/messages.csv?status=skipped"))).bearer_auth(&key).send().await.unwrap();
         let text = csv.text().await.unwrap();
         assert!(text.lines().count() == 4 && text.lines().skip(1).all(|l| l.contains(",skipped,")), "{text}");
