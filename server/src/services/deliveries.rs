@@ -40,7 +40,7 @@ pub struct NewDelivery {
     pub send_after: i64,
 }
 
-/// A delivery leased for sending.
+/// A delivery claimed for sending.
 #[derive(Debug, Clone)]
 pub struct Claimed {
     pub id: i64,
@@ -96,6 +96,20 @@ pub struct StatusReport {
     pub error_code: Option<String>,
     pub error_message: Option<String>,
 }
+
+/// At most `max` characters of `s`, for columns of a fixed width (a provider's id or code
+/// longer than any real one must not make the whole batch of outcomes fail).
+fn clip(s: &str, max: usize) -> String {
+    match s.char_indices().nth(max) {
+        Some((end, _)) => s[..end].to_owned(),
+        None => s.to_owned(),
+    }
+}
+
+/// Widths of `deliveries` columns that hold what providers say.
+const PROVIDER_ID_MAX: usize = 128;
+const PROVIDER_STATUS_MAX: usize = 32;
+const ERROR_CODE_MAX: usize = 64;
 
 fn truncate(s: &str) -> String {
     if s.len() <= ANSWER_MAX {
@@ -396,7 +410,7 @@ pub async fn record(
             q.push(if i == 0 { "(" } else { ", (" })
                 .bind(*id)
                 .push(", ")
-                .bind((*provider_id).clone())
+                .bind(clip(provider_id, PROVIDER_ID_MAX))
                 .push(", ")
                 .bind(segments.map(|s| s as i32))
                 .push(", ")
@@ -418,7 +432,7 @@ pub async fn record(
                 answer,
             } => {
                 q.push("UPDATE deliveries SET status = CASE WHEN status IN ('pending', 'unknown') THEN 'failed' ELSE status END, error_code = ")
-                    .bind(code.clone())
+                    .bind(clip(code, ERROR_CODE_MAX))
                     .push(", error_message = ")
                     .bind(message.clone())
                     .push(", provider_answer = ")
@@ -438,7 +452,7 @@ pub async fn record(
                 q.push("UPDATE deliveries SET send_after = ")
                     .bind(*at)
                     .push(", error_code = ")
-                    .bind(code.clone())
+                    .bind(clip(code, ERROR_CODE_MAX))
                     .push(", error_message = ")
                     .bind(message.clone())
                     .push(", provider_answer = ")
@@ -452,7 +466,7 @@ pub async fn record(
                     });
             }
             Outcome::Unknown { message, answer } => {
-                q.push("UPDATE deliveries SET status = CASE WHEN status = 'pending' THEN 'unknown' ELSE status END, error_code = 'ambiguous', error_message = ")
+                q.push("UPDATE deliveries SET status = CASE WHEN status IN ('pending', 'skipped') THEN 'unknown' ELSE status END, error_code = 'ambiguous', error_message = ")
                     .bind(message.clone())
                     .push(", provider_answer = ")
                     .bind(truncate(&answer.body))
@@ -472,6 +486,32 @@ pub async fn record(
         txn.execute(q.statement()).await?;
     }
     txn.commit().await
+}
+
+/// A delivery whose outcome could not be written leaves the queue: `unknown` when the
+/// provider may have taken it (a status callback still settles it), else `failed`.
+pub async fn mark_unrecorded(
+    db: &impl ConnectionTrait,
+    id: i64,
+    may_have_gone: bool,
+    why: &str,
+) -> Result<(), DbErr> {
+    let now = now_millis();
+    let mut q = Sql::new(db.get_database_backend());
+    q.push("UPDATE deliveries SET status = CASE WHEN status IN ('pending', 'skipped') THEN ")
+        .bind(if may_have_gone { UNKNOWN } else { FAILED })
+        .push(" ELSE status END, error_code = 'unrecorded', error_message = ")
+        .bind(format!(
+            "The outcome of this attempt could not be stored: {}",
+            truncate(why)
+        ))
+        .push(", attempts = attempts + 1, attempted_at = ")
+        .bind(now)
+        .push(", updated_at = ")
+        .bind(now)
+        .push(" WHERE id = ")
+        .bind(id);
+    db.execute(q.statement()).await.map(|_| ())
 }
 
 /// Whether an integration has work due now.
@@ -565,10 +605,15 @@ pub async fn apply_status(
     q.push("UPDATE deliveries SET status = ")
         .bind(report.status)
         .push(", provider_status = ")
-        .bind(report.provider_status.clone())
+        .bind(clip(&report.provider_status, PROVIDER_STATUS_MAX))
         .push(", provider_id = COALESCE(provider_id, ")
-        .bind(report.provider_id.clone())
-        .push("), updated_at = ")
+        .bind(
+            report
+                .provider_id
+                .as_deref()
+                .map(|p| clip(p, PROVIDER_ID_MAX)),
+        )
+        .push("), skip_reason = NULL, updated_at = ")
         .bind(now);
     let stamp = match report.status {
         ACCEPTED => "accepted_at",
@@ -578,7 +623,7 @@ pub async fn apply_status(
     };
     q.push(", ").push(stamp).push(" = ").bind(now);
     if let Some(code) = &report.error_code {
-        q.push(", error_code = ").bind(code.clone());
+        q.push(", error_code = ").bind(clip(code, ERROR_CODE_MAX));
         q.push(", error_message = ")
             .bind(report.error_message.clone().unwrap_or_default());
     }
@@ -593,14 +638,16 @@ pub async fn apply_status(
         }
         (None, None) => return Ok(false),
     }
-    q.push(" AND status IN (");
+    // A message skipped because its customer opted out while it was on its way went out all
+    // the same: the provider's report says so.
+    q.push(" AND (status = 'skipped' AND skip_reason = 'opted_out' OR status IN (");
     for (i, s) in earlier_than(report.status).iter().enumerate() {
         if i > 0 {
             q.push(", ");
         }
         q.bind(*s);
     }
-    q.push(")");
+    q.push("))");
     Ok(db.execute(q.statement()).await?.rows_affected() > 0)
 }
 

@@ -41,8 +41,8 @@ type Outcomes = Vec<(i64, Outcome)>;
 /// What the recorder is asked to do.
 enum Record {
     Outcomes(Outcomes),
-    /// Answer once everything handed over before has been written.
-    Flush(tokio::sync::oneshot::Sender<()>),
+    /// Answer once everything handed over before has been written: `true` if all of it was.
+    Flush(tokio::sync::oneshot::Sender<bool>),
 }
 
 /// How long an integration lease lasts without renewal, and how often it is renewed.
@@ -63,7 +63,7 @@ const BACKOFF_CAP: Duration = Duration::from_secs(300);
 pub const UNKNOWN_TIMEOUT: Duration = Duration::from_secs(3600);
 const POLL: Duration = Duration::from_secs(1);
 /// How often a busy dispatcher searches the queue from the start (urgent work queued
-/// meanwhile, leases to recover).
+/// meanwhile, retries come due).
 const SEARCH_FROM_START_EVERY: Duration = Duration::from_secs(1);
 /// How long shutdown waits for dispatchers (the HTTP timeout and a margin).
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(20);
@@ -154,7 +154,9 @@ impl Engine {
             let deadline = tokio::time::Instant::now() + SHUTDOWN_GRACE;
             for mut h in handles {
                 if tokio::time::timeout_at(deadline, &mut h).await.is_err() {
-                    tracing::warn!("a dispatcher did not stop in time; its leases will expire");
+                    tracing::warn!(
+                        "a dispatcher did not stop in time; its integration lease will run out"
+                    );
                     h.abort();
                 }
             }
@@ -214,19 +216,24 @@ impl Engine {
         let before = queue::integration_holder(db, integration_id)
             .await
             .map_err(|e| e.to_string())?;
-        if !queue::hold_integration(db, integration_id, &self.owner, lease_until(now_millis()))
+        let asked = (Instant::now(), now_millis());
+        if !queue::hold_integration(db, integration_id, &self.owner, lease_until(asked.1))
             .await
             .map_err(|e| e.to_string())?
         {
             // Another process sends through this integration.
             return Ok(());
         }
-        let mut renewed = Instant::now();
-        // Taken from another process whose lease ran out: it may still have had requests
-        // open, and their messages are still pending until it records them.
-        let result = match before.filter(|(owner, _)| *owner != self.owner) {
-            Some((_, expired_at)) => {
-                let until = expired_at + TAKEOVER_WAIT.as_millis() as i64;
+        let mut renewed = asked.0;
+        // Taken over from another process whose lease ran out: it may still have had requests
+        // open, and their messages stay pending until it records them. (A lease that had not
+        // run out when it was asked for was released in between, after its holder recorded
+        // everything.)
+        let quiet_until = before
+            .filter(|(owner, until)| *owner != self.owner && *until < asked.1)
+            .map(|(_, expired_at)| expired_at + TAKEOVER_WAIT.as_millis() as i64);
+        let result = match quiet_until {
+            Some(until) => {
                 tracing::info!(integration = %integration_id, "took the integration over from a process whose lease ran out; waiting for its last requests");
                 self.wait_out(integration_id, until, &mut renewed).await
             }
@@ -238,13 +245,30 @@ impl Engine {
         };
         // The lease is released only once everything this dispatcher sent is recorded, so
         // whoever takes the integration next reads none of it as pending.
-        if let Some(record) = self.recorder() {
-            let (tx, rx) = tokio::sync::oneshot::channel();
-            if record.send(Record::Flush(tx)).await.is_ok() {
-                let _ = rx.await;
+        let flushed = match self.recorder() {
+            Some(record) => {
+                let (tx, rx) = tokio::sync::oneshot::channel();
+                record.send(Record::Flush(tx)).await.is_ok()
+                    && self
+                        .renewing(integration_id, &mut renewed, rx)
+                        .await
+                        .is_ok_and(|recorded| recorded)
+            }
+            None => false,
+        };
+        match quiet_until.filter(|until| *until > now_millis()) {
+            // Stopped before the takeover wait was over: the lease stays until its end, so
+            // the next holder waits for the process before as well.
+            Some(until) => {
+                let _ = queue::hold_integration(db, integration_id, &self.owner, until).await;
+            }
+            // Outcomes this process could not record: the lease runs out on its own, and the
+            // next holder waits after it.
+            None if !flushed => {}
+            None => {
+                let _ = queue::release_integration(db, integration_id, &self.owner).await;
             }
         }
-        let _ = queue::release_integration(db, integration_id, &self.owner).await;
         result
     }
 
@@ -294,9 +318,8 @@ impl Engine {
         let mut flight = InFlight::new(&record);
         // The next batch is claimed while this one is sent, so the provider never waits on
         // the database.
-        // Each claim searches on from the last one's last row, and from the start (after
-        // recovering expired leases) at least once a second, after a short batch and after
-        // anything was handed back.
+        // Each claim searches on from the last one's last row, and from the start at least
+        // once a second, after a short batch and after anything was handed back.
         let claim_next = |after: Option<DueKey>| {
             let (db, id, held) = (
                 self.db.clone(),
@@ -389,6 +412,18 @@ impl Engine {
                 while flight.sending.len() >= in_flight {
                     flight.pump().await;
                 }
+                // Waiting for the pacer and a free slot can take a while: no request starts
+                // unless the lease was renewed in the last few seconds, so one that another
+                // process took over never sees a request of this one start afterwards.
+                let lease = self.keep_lease(integration_id, renewed).await;
+                if *stop.borrow() || lease.is_err() {
+                    release(&record, std::iter::once(item.id).chain(rest.map(|r| r.id))).await;
+                    release_ahead(&record, next.take()).await;
+                    match lease {
+                        Err(e) => break 'outer Err(e),
+                        Ok(()) => continue 'outer,
+                    }
+                }
                 let (id, attempts) = (item.id, item.attempts);
                 let sms = OutgoingSms {
                     to: item.recipient,
@@ -410,17 +445,41 @@ impl Engine {
         };
         release_ahead(&record, next.take()).await;
         // The requests in flight finish, and everything is handed to the recorder.
-        flight.finish().await;
+        self.renewing(integration_id, renewed, flight.finish())
+            .await;
         result
+    }
+
+    /// Waits for `work` while renewing the integration lease: requests still open and
+    /// outcomes not yet recorded keep the integration from passing to another process.
+    async fn renewing<T>(
+        &self,
+        integration_id: &str,
+        renewed: &mut Instant,
+        work: impl std::future::Future<Output = T>,
+    ) -> T {
+        tokio::pin!(work);
+        loop {
+            tokio::select! {
+                out = &mut work => return out,
+                () = tokio::time::sleep(RENEW_EVERY) => {
+                    if let Err(e) = self.keep_lease(integration_id, renewed).await {
+                        tracing::warn!(integration = %integration_id, error = %e, "could not keep the integration lease while finishing");
+                    }
+                }
+            }
+        }
     }
 
     /// Renews the integration lease when due; an error means this process must stop sending
     /// through the integration.
     async fn keep_lease(&self, integration_id: &str, renewed: &mut Instant) -> Result<(), String> {
         if renewed.elapsed() >= RENEW_EVERY {
+            // The lease runs from before the renewal, however long the query takes.
+            let asked = Instant::now();
             let until = now_millis() + INTEGRATION_LEASE.as_millis() as i64;
             match queue::hold_integration(&self.db, integration_id, &self.owner, until).await {
-                Ok(true) => *renewed = Instant::now(),
+                Ok(true) => *renewed = asked,
                 Ok(false) => return Err("the integration lease passed to another process".into()),
                 Err(e) => tracing::warn!(error = %e, "renewing an integration lease failed"),
             }
@@ -432,7 +491,7 @@ impl Engine {
     }
 }
 
-/// A claimed batch: how many rows were leased, and those still to send (the rest were
+/// A claimed batch: how many rows were claimed, and those still to send (the rest were
 /// skipped because their customer opted out meanwhile).
 struct ClaimedBatch {
     claimed: usize,
@@ -697,6 +756,8 @@ impl Pacer {
 /// written is no longer held; a flush is answered once everything before it is written.
 async fn record_loop(db: DatabaseConnection, mut rx: mpsc::Receiver<Record>, held: Arc<Held>) {
     let mut pending: Option<Record> = None;
+    // Whether everything since the last flush was recorded.
+    let mut all_recorded = true;
     loop {
         let first = match pending.take() {
             Some(r) => r,
@@ -707,7 +768,7 @@ async fn record_loop(db: DatabaseConnection, mut rx: mpsc::Receiver<Record>, hel
         };
         let mut batch = match first {
             Record::Flush(done) => {
-                let _ = done.send(());
+                let _ = done.send(std::mem::replace(&mut all_recorded, true));
                 continue;
             }
             Record::Outcomes(o) => o,
@@ -736,17 +797,54 @@ async fn record_loop(db: DatabaseConnection, mut rx: mpsc::Receiver<Record>, hel
                     tokio::time::sleep(Duration::from_millis(200 * tries)).await;
                 }
                 Err(e) => {
-                    // What may have gone out stays held, so this process never sends it
-                    // again; what surely did not is sent later.
                     tracing::error!(error = %e, count = batch.len(), "could not record delivery outcomes");
-                    held.release(batch.iter().filter_map(|(id, o)| {
-                        matches!(o, Outcome::Retry { .. } | Outcome::Released).then_some(*id)
-                    }));
+                    if !record_one_by_one(&db, &batch, &held, &e).await {
+                        all_recorded = false;
+                    }
                     break;
                 }
             }
         }
     }
+}
+
+/// After a batch could not be written: each outcome on its own, so one row the database
+/// refuses does not keep the others unrecorded, and a row whose outcome cannot be written
+/// leaves the queue marked `unrecorded` rather than be sent again. Returns whether every
+/// message left the queue or was handed back. With the database unreachable nothing is
+/// tried: what may have gone out stays held, so this process never sends it again.
+async fn record_one_by_one(
+    db: &DatabaseConnection,
+    batch: &[(i64, Outcome)],
+    held: &Held,
+    error: &sea_orm::DbErr,
+) -> bool {
+    use sea_orm::DbErr;
+    if matches!(error, DbErr::Conn(_) | DbErr::ConnectionAcquire(_)) {
+        held.release(
+            batch
+                .iter()
+                .filter_map(|(id, o)| matches!(o, Outcome::Released).then_some(*id)),
+        );
+        return false;
+    }
+    let mut all = true;
+    for item in batch {
+        let (id, outcome) = item;
+        if queue::record(db, std::slice::from_ref(item)).await.is_ok() {
+            held.release([*id]);
+            continue;
+        }
+        let may_have_gone = matches!(outcome, Outcome::Accepted { .. } | Outcome::Unknown { .. });
+        match queue::mark_unrecorded(db, *id, may_have_gone, &error.to_string()).await {
+            Ok(()) => held.release([*id]),
+            Err(e) => {
+                tracing::error!(delivery = id, error = %e, "a delivery outcome could not be recorded");
+                all = false;
+            }
+        }
+    }
+    all
 }
 
 #[cfg(test)]

@@ -505,7 +505,7 @@ impl DistributionService {
                     last = Some(m.id);
                     let fields = [
                         // The id the JSON API gives the message.
-                        crate::http::extract::message_id(m.id),
+                        crate::ids::message_id(m.id),
                         m.customer_id.unwrap_or_default(),
                         m.customer_name.unwrap_or_default(),
                         m.to,

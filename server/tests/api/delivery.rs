@@ -359,3 +359,70 @@ both_backends! {
         db.close().await.ok();
     }
 }
+
+both_backends! {
+    async fn outcomes_longer_than_their_columns_are_clipped_and_a_message_skipped_on_its_way_is_reported_sent(app: TestApp) {
+        // No integration row: the engine leaves this queue alone.
+        let db = Database::connect(&app.database_url).await.unwrap();
+        let ids = queue(&db, "int_by_hand", &[None, None, Some("cus_gone".to_owned())]).await;
+        let answer = || server::providers::RawAnswer { http_status: Some(201), body: "{}".into() };
+        // A gateway's id or error code longer than any real one must not sink the batch.
+        deliveries::record(&db, &[
+            (ids[0], deliveries::Outcome::Accepted { provider_id: "x".repeat(300), segments: Some(1), answer: answer() }),
+            (ids[1], deliveries::Outcome::Failed { code: "E".repeat(100), message: "refused".into(), answer: answer() }),
+        ]).await.unwrap();
+        let s = statuses(&db).await;
+        assert_eq!((s.get("accepted"), s.get("failed")), (Some(&1), Some(&1)), "{s:?}");
+        let length = db.query_one(Statement::from_string(db.get_database_backend(),
+            format!("SELECT LENGTH(provider_id) AS n FROM deliveries WHERE id = {}", ids[0]))).await.unwrap().unwrap();
+        assert_eq!(length.try_get::<i32>("", "n").unwrap(), 128);
+
+        // The customer opts out while the message is on its way; the provider's report says it
+        // went out, and the report wins.
+        assert_eq!(deliveries::skip_for_customers(&db, &["cus_gone".to_owned()]).await.unwrap(), 1);
+        let report = deliveries::StatusReport {
+            delivery_id: Some(ids[2]), provider_id: Some("SMlate".into()), status: deliveries::DELIVERED,
+            provider_status: "delivered".into(), error_code: None, error_message: None,
+        };
+        assert!(deliveries::apply_status(&db, "int_by_hand", &report).await.unwrap());
+        assert_eq!(statuses(&db).await.get("delivered"), Some(&1));
+        // A message skipped before it was sent (no phone, say) is not moved by a report.
+        db.execute_unprepared(&format!("UPDATE deliveries SET status = 'skipped', skip_reason = 'no_phone' WHERE id = {}", ids[1])).await.unwrap();
+        let report = deliveries::StatusReport { delivery_id: Some(ids[1]), ..report };
+        assert!(!deliveries::apply_status(&db, "int_by_hand", &report).await.unwrap());
+        db.close().await.ok();
+    }
+}
+
+both_backends! {
+    async fn an_integration_taken_over_from_a_process_whose_lease_ran_out_waits_for_its_last_requests(app: TestApp) {
+        app.with_admin().await;
+        let admin = app.api_key("admin").await;
+        let fake = MockServer::start().await;
+        Mock::given(method("POST")).respond_with(accepted_json()).mount(&fake).await;
+        let id = twilio_integration(&app, &admin, &fake, 10).await;
+        // Another process held the integration; its lease ran out 16 s ago, so requests it
+        // may have started could still be open for another 4 s.
+        let db = Database::connect(&app.database_url).await.unwrap();
+        let expired = now_millis() - 16_000;
+        db.execute_unprepared(&format!(
+            "INSERT INTO integration_leases (integration_id, owner, lease_until) VALUES ('{id}', 'proc_gone', {expired})"
+        )).await.unwrap();
+        let started = std::time::Instant::now();
+        let (_, sent) = post(&app, &admin, &format!("/v1/integrations/sms/{id}/test"), json!({"to": "+14155550123", "body": "After"})).await;
+        assert_eq!(sent["accepted"], true, "{sent}");
+        let waited = started.elapsed();
+        assert!(waited >= std::time::Duration::from_millis(3500), "sent after {waited:?}");
+        assert_eq!(fake.received_requests().await.unwrap().len(), 1);
+        // Once done, the lease is released, and the next message goes at once.
+        eventually(10, "the lease is released", || async {
+            db.query_one(Statement::from_string(db.get_database_backend(), "SELECT COUNT(*) AS n FROM integration_leases"))
+                .await.unwrap().unwrap().try_get::<i64>("", "n").unwrap() == 0
+        }).await;
+        let started = std::time::Instant::now();
+        let (_, again) = post(&app, &admin, &format!("/v1/integrations/sms/{id}/test"), json!({"to": "+14155550124", "body": "Now"})).await;
+        assert_eq!(again["accepted"], true, "{again}");
+        assert!(started.elapsed() < std::time::Duration::from_secs(3), "{:?}", started.elapsed());
+        db.close().await.ok();
+    }
+}
