@@ -424,7 +424,7 @@ impl Engine {
                         Ok(()) => continue 'outer,
                     }
                 }
-                let (id, attempts) = (item.id, item.attempts);
+                let (id, attempts, keeps_answer) = (item.id, item.attempts, item.keeps_answer);
                 let sms = OutgoingSms {
                     to: item.recipient,
                     body: item.body,
@@ -439,7 +439,13 @@ impl Engine {
                 let throttle = throttle.clone();
                 flight.sending.push(Box::pin(async move {
                     let result = adapter.send(&sms).await;
-                    (id, outcome_of(attempts, result, &throttle))
+                    let mut outcome = outcome_of(attempts, result, &throttle);
+                    if let Outcome::Accepted { answer, .. } = &mut outcome {
+                        if !keeps_answer {
+                            answer.body.clear();
+                        }
+                    }
+                    (id, outcome)
                 }));
             }
         };

@@ -121,6 +121,7 @@ both_backends! {
         assert_eq!(sent["accepted"], true, "{sent}");
         assert_eq!(sent["status"], "accepted");
         assert_eq!(sent["http_status"], 201);
+        assert!(sent["raw"].as_str().unwrap().contains("SMfake"), "a test send shows the provider's answer: {sent}");
         let delivery = sent["message_id"].as_str().unwrap().strip_prefix("msg_").unwrap().parse::<i64>().unwrap();
         // Twilio was told where to report, with our delivery id.
         assert_eq!(requested_ids(&fake).await, vec![delivery]);
@@ -267,6 +268,10 @@ both_backends! {
         let mut requested = requested_ids(&fake).await;
         requested.sort_unstable();
         assert_eq!(requested, ids, "each message sent exactly once");
+        // A distribution's accepted messages keep the provider's id, not its whole answer.
+        let kept = db.query_one(Statement::from_string(db.get_database_backend(),
+            "SELECT COUNT(provider_id) AS ids, COUNT(provider_answer) AS answers FROM deliveries")).await.unwrap().unwrap();
+        assert_eq!((kept.try_get::<i64>("", "ids").unwrap(), kept.try_get::<i64>("", "answers").unwrap()), (60, 0));
         // 60 segments at 20 per second: the last may start 2.95 s after the first.
         assert!(elapsed.as_secs_f64() >= 2.9, "the integration's rate held across instances: {elapsed:?}");
         stop_second.cancel();
