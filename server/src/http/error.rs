@@ -111,68 +111,42 @@ pub async fn json_errors(
         .and_then(|b| String::from_utf8(b.to_vec()).ok())
         .map(|t| t.trim().to_owned())
         .filter(|t| !t.is_empty());
-    let (code, message, reference) = match status {
-        // The method router adds the `Allow` header after this layer has answered.
-        StatusCode::METHOD_NOT_ALLOWED => (
-            "not_found",
-            format!(
-                "This endpoint does not take {}; the Allow header lists the methods it takes.",
-                method
-            ),
-            None,
-        ),
-        StatusCode::NOT_FOUND => (
-            "not_found",
-            text.unwrap_or_else(|| "Not found.".to_owned()),
-            None,
-        ),
-        StatusCode::UNAUTHORIZED => (
-            "unauthorized",
-            text.unwrap_or_else(|| "Missing or invalid API key.".to_owned()),
-            None,
-        ),
-        StatusCode::FORBIDDEN => (
-            "forbidden",
-            text.unwrap_or_else(|| "Not allowed.".to_owned()),
-            None,
-        ),
-        StatusCode::CONFLICT => (
-            "conflict",
-            text.unwrap_or_else(|| "Conflict.".to_owned()),
-            None,
-        ),
-        StatusCode::TOO_MANY_REQUESTS => (
-            "rate_limited",
-            text.unwrap_or_else(|| "Too many requests.".to_owned()),
-            None,
-        ),
-        s if s.is_server_error() => {
-            let reference = crate::ids::new_id("err");
-            tracing::error!(%reference, status = s.as_u16(), body = ?text, "an API request failed outside its handler");
-            (
-                "internal",
-                "Something went wrong on our side; the server log has the details under this reference."
-                    .to_owned(),
-                Some(reference),
-            )
-        }
+    // A server error gets a reference in the log, as every internal error does.
+    if status.is_server_error() {
+        let err = AppError::internal_msg(&format!(
+            "an API request failed outside its handler: {} {}",
+            status.as_u16(),
+            text.as_deref().unwrap_or("")
+        ));
+        let mut response = ApiError(err).into_response();
+        *response.status_mut() = status;
+        return response;
+    }
+    let (code, fallback) = match status {
+        StatusCode::NOT_FOUND | StatusCode::METHOD_NOT_ALLOWED => ("not_found", "Not found."),
+        StatusCode::UNAUTHORIZED => ("unauthorized", "Missing or invalid API key."),
+        StatusCode::FORBIDDEN => ("forbidden", "Not allowed."),
+        StatusCode::CONFLICT => ("conflict", "Conflict."),
+        StatusCode::TOO_MANY_REQUESTS => ("rate_limited", "Too many requests."),
         _ => (
             "validation_failed",
-            text.unwrap_or_else(|| {
-                status
-                    .canonical_reason()
-                    .unwrap_or("Bad request.")
-                    .to_owned()
-            }),
-            None,
+            status.canonical_reason().unwrap_or("Bad request."),
         ),
+    };
+    let message = if status == StatusCode::METHOD_NOT_ALLOWED {
+        // The method router adds the `Allow` header after this layer has answered.
+        format!(
+            "This endpoint does not take {method}; the Allow header lists the methods it takes."
+        )
+    } else {
+        text.unwrap_or_else(|| fallback.to_owned())
     };
     let body = ErrorBody {
         error: ErrorDetail {
             code: code.to_owned(),
             message,
             fields: None,
-            reference,
+            reference: None,
             details: None,
         },
     };

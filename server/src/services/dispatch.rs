@@ -385,15 +385,10 @@ impl Engine {
                     .expect("throttle lock")
                     .paused_until
                     .is_some_and(|u| u > Instant::now() + Duration::from_secs(1));
-                let lease = self.keep_lease(integration_id, renewed).await;
-                if *stop.borrow() || held_back || lease.is_err() {
+                if *stop.borrow() || held_back {
                     // Not attempted: back to the queue as it was, with the batch claimed ahead.
-                    release(&record, std::iter::once(item.id).chain(rest.map(|r| r.id))).await;
-                    release_ahead(&record, next.take()).await;
-                    match lease {
-                        Err(e) => break 'outer Err(e),
-                        Ok(()) => continue 'outer,
-                    }
+                    hand_back(&record, item.id, rest, next.take()).await;
+                    continue 'outer;
                 }
                 let paused = throttle.lock().expect("throttle lock").paused_until;
                 let go = flight
@@ -405,8 +400,7 @@ impl Engine {
                     })
                     .await;
                 if !go {
-                    release(&record, std::iter::once(item.id).chain(rest.map(|r| r.id))).await;
-                    release_ahead(&record, next.take()).await;
+                    hand_back(&record, item.id, rest, next.take()).await;
                     continue 'outer;
                 }
                 while flight.sending.len() >= in_flight {
@@ -417,8 +411,7 @@ impl Engine {
                 // process took over never sees a request of this one start afterwards.
                 let lease = self.keep_lease(integration_id, renewed).await;
                 if *stop.borrow() || lease.is_err() {
-                    release(&record, std::iter::once(item.id).chain(rest.map(|r| r.id))).await;
-                    release_ahead(&record, next.take()).await;
+                    hand_back(&record, item.id, rest, next.take()).await;
                     match lease {
                         Err(e) => break 'outer Err(e),
                         Ok(()) => continue 'outer,
@@ -535,6 +528,17 @@ async fn claim_batch(
         claimed: claimed.len(),
         items,
     })
+}
+
+/// Hands back, unattempted, a message, the rest of its batch and the batch claimed ahead.
+async fn hand_back(
+    record: &mpsc::Sender<Record>,
+    first: i64,
+    rest: impl Iterator<Item = Claimed>,
+    ahead: Option<tokio::task::JoinHandle<Result<ClaimedBatch, String>>>,
+) {
+    release(record, std::iter::once(first).chain(rest.map(|r| r.id))).await;
+    release_ahead(record, ahead).await;
 }
 
 /// Hands back a batch claimed ahead and not started.
