@@ -201,7 +201,7 @@ pub async fn claim(
     let backend = db.get_database_backend();
     // Taken before the read: an outcome recorded after this copy is still left out, and one
     // recorded before it is no longer pending when the read starts.
-    let held = held.snapshot();
+    let held = held.snapshot(integration_id);
     let skip = held
         .values()
         .filter(|k| after.is_none_or(|a| **k > a))
@@ -242,15 +242,20 @@ pub async fn claim(
 }
 
 /// The deliveries a process has taken from the queue whose outcome is not recorded yet, with
-/// their positions in the due order. The dispatcher adds what it claims; the recorder takes
-/// out what it has committed.
+/// their integrations and positions in the due order. The dispatcher adds what it claims;
+/// the recorder takes out what it has committed.
 #[derive(Debug, Default)]
-pub struct Held(std::sync::Mutex<std::collections::HashMap<i64, DueKey>>);
+pub struct Held(std::sync::Mutex<std::collections::HashMap<i64, (std::sync::Arc<str>, DueKey)>>);
 
 impl Held {
-    pub fn hold(&self, claimed: &[Claimed]) {
+    pub fn hold(&self, integration_id: &str, claimed: &[Claimed]) {
+        let integration: std::sync::Arc<str> = integration_id.into();
         let mut held = self.0.lock().expect("held lock");
-        held.extend(claimed.iter().map(|c| (c.id, c.due_key())));
+        held.extend(
+            claimed
+                .iter()
+                .map(|c| (c.id, (integration.clone(), c.due_key()))),
+        );
     }
 
     pub fn release(&self, ids: impl IntoIterator<Item = i64>) {
@@ -268,8 +273,16 @@ impl Held {
         self.len() == 0
     }
 
-    fn snapshot(&self) -> std::collections::HashMap<i64, DueKey> {
-        self.0.lock().expect("held lock").clone()
+    /// What is held of one integration. A claim raises its `LIMIT` by the held messages after
+    /// its position; counting other integrations' messages there would read rows for nothing.
+    fn snapshot(&self, integration_id: &str) -> std::collections::HashMap<i64, DueKey> {
+        self.0
+            .lock()
+            .expect("held lock")
+            .iter()
+            .filter(|(_, (integration, _))| &**integration == integration_id)
+            .map(|(id, (_, key))| (*id, *key))
+            .collect()
     }
 }
 

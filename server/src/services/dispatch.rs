@@ -521,7 +521,7 @@ async fn claim_batch(
         .filter(|c| !skipped.contains(&c.id))
         .cloned()
         .collect();
-    held.hold(&items);
+    held.hold(integration_id, &items);
     Ok(ClaimedBatch {
         after,
         last,

@@ -325,7 +325,7 @@ both_backends! {
         let held = deliveries::Held::default();
         let first = deliveries::claim(&db, "int_by_hand", 2, None, &held).await.unwrap();
         assert_eq!(ids_of(&first), ids[..2]);
-        held.hold(&first);
+        held.hold("int_by_hand", &first);
         let position = first.iter().map(deliveries::Claimed::due_key).max();
 
         // An urgent message queued now sorts before that position.
@@ -337,10 +337,10 @@ both_backends! {
         let urgent_id = deliveries::enqueue(&db, &[urgent]).await.unwrap()[0].unwrap();
         let on = deliveries::claim(&db, "int_by_hand", 2, position, &held).await.unwrap();
         assert_eq!(ids_of(&on), ids[2..4], "searching on skips nothing after the position");
-        held.hold(&on);
+        held.hold("int_by_hand", &on);
         let from_start = deliveries::claim(&db, "int_by_hand", 10, None, &held).await.unwrap();
         assert_eq!(ids_of(&from_start), vec![urgent_id, ids[4]], "urgent first, nothing held claimed again");
-        held.hold(&from_start);
+        held.hold("int_by_hand", &from_start);
         assert_eq!(held.len(), 6);
         // A claim writes nothing: held messages stay pending until their outcome is recorded.
         assert_eq!(statuses(&db).await.get("pending"), Some(&6));
@@ -358,7 +358,7 @@ both_backends! {
 
         // Held messages after the position are left out of a search from there as well.
         held.release([ids[1]]);
-        held.hold(&again);
+        held.hold("int_by_hand", &again);
         let behind = deliveries::claim(&db, "int_by_hand", 10, position, &held).await.unwrap();
         assert!(behind.is_empty(), "{:?}", ids_of(&behind));
         db.close().await.ok();
