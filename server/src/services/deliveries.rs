@@ -834,6 +834,32 @@ mod tests {
     }
 
     #[test]
+    fn a_claim_sees_only_what_is_held_of_its_own_integration() {
+        let claimed = |id: i64| Claimed {
+            id,
+            keeps_answer: false,
+            customer_id: None,
+            recipient: "+14155550100".into(),
+            body: "Hi".into(),
+            unicode: false,
+            segments: 1,
+            attempts: 0,
+            priority: PRIORITY_BULK,
+            send_after: id,
+        };
+        let held = Held::default();
+        held.hold("int_a", &[claimed(1), claimed(2)]);
+        held.hold("int_b", &[claimed(3)]);
+        let mut of_a: Vec<i64> = held.snapshot("int_a").into_keys().collect();
+        of_a.sort_unstable();
+        assert_eq!(of_a, [1, 2]);
+        assert_eq!(held.snapshot("int_b").len(), 1);
+        held.release([1, 3]);
+        assert_eq!(held.len(), 1);
+        assert!(held.snapshot("int_b").is_empty());
+    }
+
+    #[test]
     fn long_answers_are_cut_on_a_character_boundary() {
         let long = "é".repeat(3000);
         let cut = truncate(&long);
