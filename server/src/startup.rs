@@ -94,6 +94,7 @@ impl Application {
             db.clone(),
             integrations.clone(),
             settings.public_url.clone(),
+            secrets.clone(),
             bell,
         );
         let ports = Ports {

@@ -4,7 +4,8 @@
 //!
 //! Inbound replies manage consent: STOP, STOPALL, UNSUBSCRIBE, CANCEL, END, QUIT, REVOKE and
 //! OPTOUT opt the sender out (with a ledger entry), START, UNSTOP and YES opt them back in,
-//! HELP and INFO get the help text. Only the whole message counts, in any case.
+//! HELP and INFO get the help text. Only the whole message counts, in any case and with
+//! trailing punctuation.
 
 use crate::{
     ids::now_millis,
@@ -46,7 +47,13 @@ pub enum Keyword {
 }
 
 pub fn keyword(body: &str) -> Keyword {
-    let word = body.trim().to_uppercase();
+    // Trailing punctuation ("Stop.", "STOP!") still means the word: a customer who typed it
+    // wants out as much as one who did not.
+    let word = body
+        .trim()
+        .trim_end_matches(['.', '!', '?', ',', ';'])
+        .trim_end()
+        .to_uppercase();
     if OPT_OUT.contains(&word.as_str()) {
         Keyword::OptOut
     } else if OPT_IN.contains(&word.as_str()) {
@@ -74,14 +81,24 @@ async fn verified(
     body: Bytes,
 ) -> Result<Verified, Response> {
     let forbidden = || (StatusCode::FORBIDDEN, "Forbidden").into_response();
-    let Ok(integration) = state.integrations.get(id).await else {
-        return Err(forbidden());
+    // Only an unknown integration or a bad signature is refused for good: a provider does
+    // not retry a 403, so a failure of ours (the database, a key that cannot open the
+    // credentials) answers 500 and the report, a STOP say, comes again.
+    let failed = |what: &str, e: &dyn std::fmt::Display| {
+        tracing::error!(integration = %id, error = %e, "webhook: {what}");
+        StatusCode::INTERNAL_SERVER_ERROR.into_response()
+    };
+    let integration = match state.integrations.get(id).await {
+        Ok(integration) => integration,
+        Err(app::error::AppError::NotFound { .. }) => return Err(forbidden()),
+        Err(e) => return Err(failed("reading the integration failed", &e)),
     };
     let Some(hooks) = providers::webhooks(&integration.provider) else {
         return Err(forbidden());
     };
-    let Ok(credentials) = state.integrations.credentials(id).await else {
-        return Err(forbidden());
+    let credentials = match state.integrations.credentials(id).await {
+        Ok(credentials) => credentials,
+        Err(e) => return Err(failed("opening the credentials failed", &e)),
     };
     let url = format!(
         "{}{}",
@@ -114,10 +131,22 @@ pub async fn status(
         Ok(v) => v,
         Err(r) => return r,
     };
-    let Some(report) = v.hooks.status(&v.req) else {
+    let Some(mut report) = v.hooks.status(&v.req) else {
         // Signed but not a status we track (an inbound event, a read receipt): acknowledged.
         return StatusCode::NO_CONTENT.into_response();
     };
+    // The id in the address counts only with its tag; without it (a replayed report given
+    // another id, an address from before tags) the provider's own message id decides.
+    if let Some(delivery) = report.delivery_id {
+        let tagged = v.req.delivery_tag().is_some_and(|tag| {
+            state
+                .secrets
+                .callback_tag_matches(&v.integration.id, delivery, tag)
+        });
+        if !tagged {
+            report.delivery_id = None;
+        }
+    }
     match deliveries::apply_status(&state.db, &v.integration.id, &report).await {
         Ok(_) => StatusCode::NO_CONTENT.into_response(),
         Err(e) => {
@@ -237,6 +266,10 @@ mod tests {
         assert_eq!(keyword("unstop"), Keyword::OptIn);
         assert_eq!(keyword("help"), Keyword::Help);
         assert_eq!(keyword("please stop"), Keyword::Other);
-        assert_eq!(keyword("STOP!"), Keyword::Other);
+        assert_eq!(keyword("Stop."), Keyword::OptOut);
+        assert_eq!(keyword(" STOP! "), Keyword::OptOut);
+        assert_eq!(keyword("start !"), Keyword::OptIn);
+        assert_eq!(keyword("!"), Keyword::Other);
+        assert_eq!(keyword("stopping"), Keyword::Other);
     }
 }

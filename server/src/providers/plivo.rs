@@ -155,13 +155,6 @@ pub fn v3_valid(
         .any(|s| constant_eq(s.trim().as_bytes(), expected.as_bytes()))
 }
 
-/// Signature V2: base64 HMAC-SHA256 of the URL without its query, followed by the nonce.
-pub fn v2_valid(token: &str, url: &str, nonce: &str, header: &str) -> bool {
-    let base = url.split('?').next().unwrap_or(url);
-    let expected = hmac_b64(token, &format!("{base}{nonce}"));
-    constant_eq(header.trim().as_bytes(), expected.as_bytes())
-}
-
 fn constant_eq(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
@@ -177,17 +170,15 @@ impl Webhooks for PlivoWebhooks {
         if token.is_empty() {
             return false;
         }
-        if let (Some(sig), Some(nonce)) = (
+        // V3 only. Plivo sends it with every callback; the older V2 signs neither the
+        // parameters nor a time, so one captured V2 pair would sign any report forever.
+        match (
             req.header("x-plivo-signature-v3"),
             req.header("x-plivo-signature-v3-nonce"),
         ) {
-            return v3_valid(token, &req.method, &req.url, &req.form, nonce, sig);
-        }
-        match (
-            req.header("x-plivo-signature-v2"),
-            req.header("x-plivo-signature-v2-nonce"),
-        ) {
-            (Some(sig), Some(nonce)) => v2_valid(token, &req.url, nonce, sig),
+            (Some(sig), Some(nonce)) => {
+                v3_valid(token, &req.method, &req.url, &req.form, nonce, sig)
+            }
             _ => false,
         }
     }
@@ -332,20 +323,26 @@ mod tests {
         ));
     }
 
-    /// plivo-python's V2 test.
+    /// A request signed the V2 way only (plivo-python's V2 test vector) is refused.
     #[test]
-    fn published_v2_vector() {
-        assert!(v2_valid(
-            "my_auth_token",
-            "https://answer.url",
-            "12345",
+    fn a_v2_signature_alone_is_not_enough() {
+        let mut headers = axum::http::HeaderMap::new();
+        headers.insert(
+            "x-plivo-signature-v2",
             "ehV3IKhLysWBxC1sy8INm0qGoQYdYsHwuoKjsX7FsXc="
-        ));
-        assert!(!v2_valid(
-            "my_auth_tokens",
-            "https://answer.url",
-            "12345",
-            "ehV3IKhLysWBxC1sy8INm0qGoQYdYsHwuoKjsX7FsXc="
-        ));
+                .parse()
+                .unwrap(),
+        );
+        headers.insert("x-plivo-signature-v2-nonce", "12345".parse().unwrap());
+        let req = WebhookRequest::new(
+            Method::POST,
+            "https://answer.url".into(),
+            headers,
+            b"From=14155550100&Text=START".to_vec(),
+            0,
+        );
+        let credentials: Credentials =
+            [("auth_token".to_owned(), "my_auth_token".to_owned())].into();
+        assert!(!PlivoWebhooks.verify(&req, &credentials));
     }
 }

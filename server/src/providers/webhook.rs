@@ -82,12 +82,26 @@ impl WebhookRequest {
         self.param(name).map(str::to_owned)
     }
 
-    /// Our delivery id, which every status callback URL carries as `d`.
+    /// Our delivery id, which every status callback URL carries as `d` (`42.<tag>`; the
+    /// webhook handler checks the tag before the id is believed).
     pub fn delivery_id(&self) -> Option<i64> {
+        self.delivery_param()
+            .and_then(|d| d.split('.').next())
+            .and_then(|id| id.parse().ok())
+    }
+
+    /// The tag beside the delivery id in `d`, if there is one.
+    pub fn delivery_tag(&self) -> Option<&str> {
+        self.delivery_param()
+            .and_then(|d| d.split_once('.'))
+            .map(|(_, tag)| tag)
+    }
+
+    fn delivery_param(&self) -> Option<&str> {
         self.query
             .iter()
             .find(|(k, _)| k == "d")
-            .and_then(|(_, v)| v.parse().ok())
+            .map(|(_, v)| v.as_str())
     }
 }
 

@@ -617,13 +617,18 @@ fn rank(status: &str) -> u8 {
     }
 }
 
-/// The statuses a report of `status` may move a delivery out of.
+/// The statuses a report of `status` may move a delivery out of. Any report settles an
+/// ambiguous send (`unknown`): the provider has the message.
 fn earlier_than(status: &str) -> Vec<&'static str> {
     [PENDING, ACCEPTED, UNKNOWN, SENT]
         .into_iter()
-        .filter(|s| rank(s) < rank(status))
+        .filter(|s| rank(s) < rank(status) || (*s == UNKNOWN && status != UNKNOWN))
         .collect()
 }
+
+/// Error codes that only say we did not hear back in time; a report from the provider
+/// replaces them.
+const UNHEARD: &str = "('ambiguous', 'unconfirmed', 'unrecorded')";
 
 /// Applies a provider's status report to the delivery it names (by our id, else by the
 /// provider's id). Returns whether a delivery moved.
@@ -658,6 +663,15 @@ pub async fn apply_status(
         q.push(", error_code = ").bind(clip(code, ERROR_CODE_MAX));
         q.push(", error_message = ")
             .bind(report.error_message.clone().unwrap_or_default());
+    } else {
+        // "We did not hear back" is no longer true once the provider reports.
+        q.push(&format!(
+            ", error_code = CASE WHEN error_code IN {UNHEARD} THEN NULL ELSE error_code END, \
+             error_message = CASE WHEN error_code IN {UNHEARD} THEN NULL ELSE error_message END"
+        ));
+        if stamp != "failed_at" {
+            q.push(" , failed_at = CASE WHEN status = 'failed' THEN NULL ELSE failed_at END");
+        }
     }
     q.push(" WHERE integration_id = ")
         .bind(integration_id.to_owned());
@@ -671,8 +685,9 @@ pub async fn apply_status(
         (None, None) => return Ok(false),
     }
     // A message skipped because its customer opted out while it was on its way went out all
-    // the same: the provider's report says so.
-    q.push(" AND (status = 'skipped' AND skip_reason = 'opted_out' OR status IN (");
+    // the same: the provider's report says so. One the reconciliation timeout settled as
+    // failed because nobody confirmed it (providers may queue for hours) is confirmed now.
+    q.push(" AND (status = 'skipped' AND skip_reason = 'opted_out' OR status = 'failed' AND error_code = 'unconfirmed' OR status IN (");
     for (i, s) in earlier_than(report.status).iter().enumerate() {
         if i > 0 {
             q.push(", ");
@@ -828,7 +843,8 @@ mod tests {
     #[test]
     fn statuses_only_move_forward() {
         assert_eq!(earlier_than(SENT), vec![PENDING, ACCEPTED, UNKNOWN]);
-        assert_eq!(earlier_than(ACCEPTED), vec![PENDING]);
+        assert_eq!(earlier_than(ACCEPTED), vec![PENDING, UNKNOWN]);
+        assert_eq!(earlier_than(UNKNOWN), vec![PENDING]);
         assert!(earlier_than(DELIVERED).contains(&SENT));
         assert!(!earlier_than(FAILED).contains(&DELIVERED));
     }

@@ -19,6 +19,7 @@
 
 use super::deliveries::{self as queue, Claimed, DueKey, Held, Outcome};
 use super::integrations::IntegrationService;
+use super::secret_box::SecretBox;
 use crate::ids::now_millis;
 use crate::providers::{Failure, OutgoingSms, SmsProvider};
 use futures::{future::BoxFuture, stream::FuturesUnordered, StreamExt};
@@ -75,6 +76,8 @@ pub struct Engine {
     owner: String,
     wake: Arc<Notify>,
     public_url: String,
+    /// Signs the delivery id in each status callback address.
+    secrets: SecretBox,
     running: Mutex<HashMap<String, JoinHandle<()>>>,
     recorder: Mutex<Option<mpsc::Sender<Record>>>,
     /// Claimed and not yet recorded, across this process's dispatchers.
@@ -87,6 +90,7 @@ impl Engine {
         db: DatabaseConnection,
         integrations: Arc<IntegrationService>,
         public_url: String,
+        secrets: SecretBox,
         wake: Arc<Notify>,
     ) -> Arc<Self> {
         Arc::new(Self {
@@ -95,6 +99,7 @@ impl Engine {
             owner: crate::ids::new_id("proc"),
             wake,
             public_url,
+            secrets,
             running: Mutex::new(HashMap::new()),
             recorder: Mutex::new(None),
             held: Arc::new(Held::default()),
@@ -423,8 +428,11 @@ impl Engine {
                     body: item.body,
                     unicode: item.unicode,
                     status_callback: Some(format!(
-                        "{}/webhooks/sms/{}/status?d={}",
-                        self.public_url, integration_id, id
+                        "{}/webhooks/sms/{}/status?d={}.{}",
+                        self.public_url,
+                        integration_id,
+                        id,
+                        self.secrets.callback_tag(integration_id, id)
                     )),
                     reference: id.to_string(),
                 };

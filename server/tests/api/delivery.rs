@@ -94,8 +94,8 @@ async fn statuses(db: &DatabaseConnection) -> HashMap<String, i64> {
     .collect()
 }
 
-/// The delivery ids the fake received, from each request's status callback URL.
-async fn requested_ids(fake: &MockServer) -> Vec<i64> {
+/// The status callback addresses the fake was given, in order.
+async fn callback_urls(fake: &MockServer) -> Vec<String> {
     fake.received_requests()
         .await
         .unwrap()
@@ -103,8 +103,17 @@ async fn requested_ids(fake: &MockServer) -> Vec<i64> {
         .filter_map(|r| {
             url::form_urlencoded::parse(&r.body)
                 .find(|(k, _)| k == "StatusCallback")
-                .and_then(|(_, v)| v.split("?d=").nth(1).and_then(|d| d.parse().ok()))
+                .map(|(_, v)| v.into_owned())
         })
+        .collect()
+}
+
+/// The delivery ids the fake received, from each request's status callback URL (`?d=42.<tag>`).
+async fn requested_ids(fake: &MockServer) -> Vec<i64> {
+    callback_urls(fake)
+        .await
+        .iter()
+        .filter_map(|url| url.split("?d=").nth(1)?.split('.').next()?.parse().ok())
         .collect()
 }
 
@@ -126,11 +135,19 @@ both_backends! {
         // Twilio was told where to report, with our delivery id.
         assert_eq!(requested_ids(&fake).await, vec![delivery]);
 
-        let url = app.url(&format!("/webhooks/sms/{id}/status?d={delivery}"));
+        let url = callback_urls(&fake).await.remove(0);
+        assert!(url.starts_with(&app.url(&format!("/webhooks/sms/{id}/status?d={delivery}."))), "{url}");
         let path = format!("/v1/integrations/sms/{id}/messages/msg_{delivery}");
         let message = |app| get(app, &admin, &path);
         assert_eq!(callback(&app, &url, &[("MessageSid", "SMfake"), ("MessageStatus", "delivered")], false).await, StatusCode::FORBIDDEN);
         assert_eq!(message(&app).await["status"], "accepted", "unsigned callbacks change nothing");
+        // A signed report for another message, replayed with this one's id in the address
+        // (without its tag, or with another's), is matched by the provider's id, not ours.
+        for other in [format!("?d={delivery}"), format!("?d={delivery}.0123456789abcdef")] {
+            let replayed = app.url(&format!("/webhooks/sms/{id}/status{other}"));
+            assert_eq!(callback(&app, &replayed, &[("MessageSid", "SMother"), ("MessageStatus", "delivered")], true).await, StatusCode::NO_CONTENT);
+            assert_eq!(message(&app).await["status"], "accepted", "{other}");
+        }
 
         assert_eq!(callback(&app, &url, &[("MessageSid", "SMfake"), ("MessageStatus", "sent")], true).await, StatusCode::NO_CONTENT);
         assert_eq!(message(&app).await["status"], "sent");
@@ -147,7 +164,7 @@ both_backends! {
         // A carrier failure keeps its code and says what it means.
         let (_, second) = post(&app, &admin, &format!("/v1/integrations/sms/{id}/test"), json!({"to": "+14155550124", "body": "Again"})).await;
         let d2 = second["message_id"].as_str().unwrap().strip_prefix("msg_").unwrap().parse::<i64>().unwrap();
-        let url2 = app.url(&format!("/webhooks/sms/{id}/status?d={d2}"));
+        let url2 = callback_urls(&fake).await.remove(1);
         callback(&app, &url2, &[("MessageSid", "SMfake2"), ("MessageStatus", "undelivered"), ("ErrorCode", "30007")], true).await;
         let m = get(&app, &admin, &format!("/v1/integrations/sms/{id}/messages/{d2}")).await;
         assert_eq!(m["status"], "undelivered");
@@ -296,7 +313,10 @@ both_backends! {
         assert_eq!(fake.received_requests().await.unwrap().len(), 1, "not sent again");
 
         // Twilio's callback settles it, with its message id.
-        let url = app.url(&format!("/webhooks/sms/{id}/status?d={delivery}"));
+        let url = callback_urls(&fake).await.remove(0);
+        callback(&app, &url, &[("MessageSid", "SMlate"), ("MessageStatus", "queued")], true).await;
+        let m = get(&app, &admin, &format!("/v1/integrations/sms/{id}/messages/{delivery}")).await;
+        assert_eq!((m["status"].as_str(), m["provider_id"].as_str(), m["error_code"].as_str()), (Some("accepted"), Some("SMlate"), None));
         callback(&app, &url, &[("MessageSid", "SMlate"), ("MessageStatus", "delivered")], true).await;
         let m = get(&app, &admin, &format!("/v1/integrations/sms/{id}/messages/{delivery}")).await;
         assert_eq!((m["status"].as_str(), m["provider_id"].as_str()), (Some("delivered"), Some("SMlate")));
@@ -312,6 +332,11 @@ both_backends! {
         let m = get(&app, &admin, &format!("/v1/integrations/sms/{id}/messages/{lost}")).await;
         assert_eq!((m["status"].as_str(), m["error_code"].as_str()), (Some("failed"), Some("unconfirmed")));
         assert_eq!(fake.received_requests().await.unwrap().len(), 2);
+        // Providers may queue for hours: a late report still tells what became of it.
+        let late = callback_urls(&fake).await.remove(1);
+        callback(&app, &late, &[("MessageSid", "SMlost"), ("MessageStatus", "delivered")], true).await;
+        let m = get(&app, &admin, &format!("/v1/integrations/sms/{id}/messages/{lost}")).await;
+        assert_eq!((m["status"].as_str(), m["error_code"].as_str(), m["provider_id"].as_str()), (Some("delivered"), None, Some("SMlost")));
         db.close().await.ok();
     }
 }
