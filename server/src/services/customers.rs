@@ -207,6 +207,22 @@ impl CustomerService {
         segments::refresh_customers(&txn, &changed, now)
             .await
             .map_err(internal)?;
+        // The number itself is opted out, customers or not (see `keep_number_opt_out`).
+        let backend = txn.get_database_backend();
+        let mut q = super::rule_sql::Sql::new(backend);
+        if consent == SmsConsent::OptedOut {
+            q.push("INSERT INTO sms_opt_outs (phone, actor, created_at) VALUES (")
+                .bind(phone.to_owned())
+                .push(", ")
+                .bind(actor.to_owned())
+                .push(", ")
+                .bind(now)
+                .push(") ON CONFLICT (phone) DO NOTHING");
+        } else {
+            q.push("DELETE FROM sms_opt_outs WHERE phone = ")
+                .bind(phone.to_owned());
+        }
+        txn.execute(q.statement()).await.map_err(internal)?;
         if consent == SmsConsent::OptedOut {
             // Nothing queued for them goes out any more.
             super::deliveries::skip_for_customers(&txn, &changed)
@@ -390,8 +406,12 @@ impl Customers for CustomerService {
             .ok_or_else(|| AppError::not_found("No customer has that id."))?;
         let previous = found.sms_consent.clone();
         let source_id = input.source_id.as_deref().map(str::trim).map(str::to_owned);
+        let requested = checked.consent;
         let model = apply_update(&txn, found, checked, source_id, now).await?;
-        if previous != model.sms_consent {
+        let (model, kept) = keep_number_opt_out(&txn, model, requested, now).await?;
+        if kept {
+            record_consent(&txn, &model, "sms", NUMBER_OPTED_OUT, now).await?;
+        } else if previous != model.sms_consent {
             record_consent(&txn, &model, source, actor, now).await?;
         }
         segments::refresh_customers(&txn, std::slice::from_ref(&model.id), now)
@@ -555,6 +575,7 @@ async fn upsert_in(
     now: i64,
 ) -> Result<(customers::Model, bool), AppError> {
     let source_id = input.source_id.as_deref().map(str::trim).map(str::to_owned);
+    let requested = checked.consent;
     let existing = match &source_id {
         Some(s) => customers::Entity::find()
             .filter(customers::Column::SourceId.eq(s.as_str()))
@@ -603,12 +624,59 @@ async fn upsert_in(
             (model, true, None)
         }
     };
-    if previous_consent.as_deref() != Some(model.sms_consent.as_str())
+    let (model, kept) = keep_number_opt_out(db, model, requested, now).await?;
+    if kept {
+        record_consent(db, &model, "sms", NUMBER_OPTED_OUT, now).await?;
+    } else if previous_consent.as_deref() != Some(model.sms_consent.as_str())
         && !(created && model.sms_consent == SmsConsent::Unknown.as_str())
     {
         record_consent(db, &model, source, actor, now).await?;
     }
     Ok((model, created))
+}
+
+/// The ledger's actor when a customer is opted out because their number replied STOP.
+const NUMBER_OPTED_OUT: &str = "Their number replied STOP earlier";
+
+/// A customer whose number replied STOP (and not START since) stays opted out, whatever the
+/// input said: only the number's owner opts it back in, by replying START. Asking to opt
+/// them in is a field error; otherwise they are opted out, and `true` says a ledger entry
+/// is due.
+async fn keep_number_opt_out(
+    db: &impl ConnectionTrait,
+    model: customers::Model,
+    requested: Option<SmsConsent>,
+    now: i64,
+) -> Result<(customers::Model, bool), AppError> {
+    let Some(phone) = model.phone.clone().filter(|p| !p.is_empty()) else {
+        return Ok((model, false));
+    };
+    if model.sms_consent == SmsConsent::OptedOut.as_str() {
+        return Ok((model, false));
+    }
+    let mut q = super::rule_sql::Sql::new(db.get_database_backend());
+    q.push("SELECT created_at FROM sms_opt_outs WHERE phone = ")
+        .bind(phone.clone());
+    let Some(row) = db.query_one(q.statement()).await.map_err(internal)? else {
+        return Ok((model, false));
+    };
+    if requested == Some(SmsConsent::OptedIn) {
+        let since: i64 = row.try_get("", "created_at").map_err(internal)?;
+        let day = chrono::DateTime::<chrono::Utc>::from_timestamp_millis(since)
+            .map(|t| t.format("%Y-%m-%d").to_string())
+            .unwrap_or_default();
+        return Err(AppError::validation(
+            "sms_consent",
+            format!(
+                "{phone} replied STOP on {day}. Only a START sent from that number opts it in again."
+            ),
+        ));
+    }
+    let mut active: customers::ActiveModel = model.into();
+    active.sms_consent = Set(SmsConsent::OptedOut.as_str().to_owned());
+    active.updated_at = Set(now);
+    let model = active.update(db).await.map_err(internal)?;
+    Ok((model, true))
 }
 
 /// Writes the present fields of `checked` (and a new source id, when given) over `found`.

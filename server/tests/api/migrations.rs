@@ -204,3 +204,61 @@ async fn claims_without_leases_sqlite() {
 async fn claims_without_leases_postgres() {
     claims_without_leases(Backend::Postgres).await;
 }
+
+/// Migration 11: the numbers of customers an SMS reply opted out are on the number list; an
+/// opt-out made by hand is the customer's, not the number's.
+async fn number_opt_outs(backend: Backend) {
+    let dir = tempfile::tempdir().unwrap();
+    let (url, name) = fresh_database(backend, dir.path()).await;
+    let db = server::db::connect(&url).await.unwrap();
+    Migrator::up(&db, Some(10)).await.unwrap();
+    for (id, phone, consent, source) in [
+        ("cust_a", "+14155550101", "opted_out", "sms"),
+        ("cust_b", "+14155550102", "opted_out", "api"),
+        ("cust_c", "+14155550103", "opted_in", "sms"),
+    ] {
+        exec(
+            &db,
+            &format!(
+                "INSERT INTO customers (id, phone, metadata, sms_consent, created_at, updated_at) \
+             VALUES ('{id}', '{phone}', '{{}}', '{consent}', 1, 1)"
+            ),
+        )
+        .await;
+        exec(
+            &db,
+            &format!(
+                "INSERT INTO consent_changes (id, customer_id, state, source, actor, created_at) \
+             VALUES ('cons_{id}', '{id}', 'opted_out', '{source}', 'SMS reply via Twilio', 5)"
+            ),
+        )
+        .await;
+    }
+    Migrator::up(&db, None).await.unwrap();
+    assert_eq!(
+        number(&db, "SELECT COUNT(*) FROM sms_opt_outs").await,
+        Some(1)
+    );
+    assert_eq!(
+        number(
+            &db,
+            "SELECT created_at FROM sms_opt_outs WHERE phone = '+14155550101'"
+        )
+        .await,
+        Some(5)
+    );
+    db.close().await.ok();
+    if let Some(name) = name {
+        drop_database(&name).await;
+    }
+}
+
+#[tokio::test]
+async fn number_opt_outs_sqlite() {
+    number_opt_outs(Backend::Sqlite).await;
+}
+
+#[tokio::test]
+async fn number_opt_outs_postgres() {
+    number_opt_outs(Backend::Postgres).await;
+}

@@ -76,3 +76,44 @@ both_backends! {
         db.close().await.ok();
     }
 }
+
+both_backends! {
+    async fn a_number_that_replied_stop_stays_opted_out_whoever_it_is_filed_under(app: TestApp) {
+        app.with_admin().await;
+        let admin = app.api_key("admin").await;
+        let (_, integration) = post(&app, &admin, "/v1/integrations/sms", json!({"name": "Twilio", "provider": "twilio",
+            "sender": "+15017122661", "credentials": {"account_sid": "AC1", "auth_token": TOKEN}})).await;
+        let id = integration["id"].as_str().unwrap().to_owned();
+
+        // A STOP from a number no customer has yet, with trailing punctuation.
+        assert_eq!(reply(&app, &id, "+14155550199", "Stop.", Some(TOKEN)).await.0, StatusCode::OK);
+
+        // A customer created with that number later starts opted out, with a ledger entry.
+        let (status, bo) = post(&app, &admin, "/v1/customers", json!({"source_id": "bo", "phone": "+14155550199"})).await;
+        assert!(status.is_success(), "{bo}");
+        assert_eq!(bo["sms_consent"], "opted_out");
+        let db = Database::connect(&app.database_url).await.unwrap();
+        let ledger = db.query_one(Statement::from_string(db.get_database_backend(), format!(
+            "SELECT state, source, actor FROM consent_changes WHERE customer_id = '{}'", bo["id"].as_str().unwrap()))).await.unwrap().unwrap();
+        assert_eq!(
+            (ledger.try_get::<String>("", "state").unwrap(), ledger.try_get::<String>("", "source").unwrap()),
+            ("opted_out".to_owned(), "sms".to_owned())
+        );
+        assert!(ledger.try_get::<String>("", "actor").unwrap().contains("replied STOP"));
+        db.close().await.ok();
+
+        // Opting them in by hand is a field error; nothing else of the input is lost by it.
+        let (status, body) = post(&app, &admin, "/v1/customers", json!({"source_id": "cy", "phone": "+14155550199", "sms_consent": "opted_in"})).await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+        assert!(body["error"]["fields"]["sms_consent"].as_str().unwrap().contains("START"), "{body}");
+        let (status, body) = post(&app, &admin, "/v1/customers", json!({"source_id": "di", "phone": "+14155550123", "sms_consent": "opted_in"})).await;
+        assert!(status.is_success(), "another number is not affected: {body}");
+
+        // START from the number opts its customers in and lifts it.
+        reply(&app, &id, "+14155550199", "START", Some(TOKEN)).await;
+        assert_eq!(get(&app, &admin, "/v1/customers/bo").await["sms_consent"], "opted_in");
+        let (status, cy) = post(&app, &admin, "/v1/customers", json!({"source_id": "cy", "phone": "+14155550199", "sms_consent": "opted_in"})).await;
+        assert!(status.is_success(), "{cy}");
+        assert_eq!(cy["sms_consent"], "opted_in");
+    }
+}
