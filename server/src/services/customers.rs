@@ -108,11 +108,22 @@ impl CustomerService {
         }
         let now = now_millis();
         let txn = crate::db::begin(&self.db).await.map_err(internal)?;
+        let phones: Vec<String> = valid
+            .iter()
+            .filter_map(|(_, _, c)| c.phone.clone().flatten())
+            .collect();
+        let list = match NumberList::read(&txn, phones).await {
+            Ok(list) => list,
+            Err(e) => {
+                let _ = txn.rollback().await;
+                return Err(e);
+            }
+        };
         let mut batch = Vec::with_capacity(valid.len());
         let mut failed = false;
         let mut touched = Vec::with_capacity(valid.len());
         for (row, input, checked) in &valid {
-            match upsert_in(&txn, input, checked.clone(), "import", actor, now).await {
+            match upsert_in(&txn, input, checked.clone(), "import", actor, now, &list).await {
                 Ok((model, created)) => {
                     touched.push(model.id);
                     batch.push((*row, Ok(created)));
@@ -381,7 +392,8 @@ impl Customers for CustomerService {
         let checked = check(&input, &self.stored_default_country().await?)?;
         let txn = crate::db::begin(&self.db).await.map_err(internal)?;
         let now = now_millis();
-        let (model, created) = upsert_in(&txn, &input, checked, source, actor, now).await?;
+        let (model, created) =
+            upsert_in(&txn, &input, checked, source, actor, now, &NumberList::Ask).await?;
         segments::refresh_customers(&txn, std::slice::from_ref(&model.id), now)
             .await
             .map_err(internal)?;
@@ -408,7 +420,8 @@ impl Customers for CustomerService {
         let source_id = input.source_id.as_deref().map(str::trim).map(str::to_owned);
         let requested = checked.consent;
         let model = apply_update(&txn, found, checked, source_id, now).await?;
-        let (model, kept) = keep_number_opt_out(&txn, model, requested, now).await?;
+        let (model, kept) =
+            keep_number_opt_out(&txn, model, requested, now, &NumberList::Ask).await?;
         if kept {
             record_consent(&txn, &model, "sms", NUMBER_OPTED_OUT, now).await?;
         } else if previous != model.sms_consent {
@@ -475,7 +488,16 @@ impl Customers for CustomerService {
         }
         let now = now_millis();
         let txn = crate::db::begin(&self.db).await.map_err(internal)?;
-        let (model, _) = upsert_in(&txn, &customer, checked, "event", actor, now).await?;
+        let (model, _) = upsert_in(
+            &txn,
+            &customer,
+            checked,
+            "event",
+            actor,
+            now,
+            &NumberList::Ask,
+        )
+        .await?;
         let id = new_id("evt");
         events::ActiveModel {
             id: Set(id.clone()),
@@ -573,6 +595,7 @@ async fn upsert_in(
     source: &str,
     actor: &str,
     now: i64,
+    list: &NumberList,
 ) -> Result<(customers::Model, bool), AppError> {
     let source_id = input.source_id.as_deref().map(str::trim).map(str::to_owned);
     let requested = checked.consent;
@@ -624,7 +647,7 @@ async fn upsert_in(
             (model, true, None)
         }
     };
-    let (model, kept) = keep_number_opt_out(db, model, requested, now).await?;
+    let (model, kept) = keep_number_opt_out(db, model, requested, now, list).await?;
     if kept {
         record_consent(db, &model, "sms", NUMBER_OPTED_OUT, now).await?;
     } else if previous_consent.as_deref() != Some(model.sms_consent.as_str())
@@ -638,6 +661,60 @@ async fn upsert_in(
 /// The ledger's actor when a customer is opted out because their number replied STOP.
 const NUMBER_OPTED_OUT: &str = "Their number replied STOP earlier";
 
+/// Where `keep_number_opt_out` learns whether a number replied STOP: a query each time, or,
+/// for an import batch, one query for all the numbers of the batch.
+enum NumberList {
+    Ask,
+    Known {
+        asked: std::collections::HashSet<String>,
+        listed: std::collections::HashMap<String, i64>,
+    },
+}
+
+impl NumberList {
+    async fn read(db: &impl ConnectionTrait, phones: Vec<String>) -> Result<Self, AppError> {
+        let mut listed = std::collections::HashMap::new();
+        for chunk in phones.chunks(500) {
+            let mut q = super::rule_sql::Sql::new(db.get_database_backend());
+            q.push("SELECT phone, created_at FROM sms_opt_outs WHERE phone IN (");
+            for (i, phone) in chunk.iter().enumerate() {
+                if i > 0 {
+                    q.push(", ");
+                }
+                q.bind(phone.clone());
+            }
+            q.push(")");
+            for row in db.query_all(q.statement()).await.map_err(internal)? {
+                listed.insert(
+                    row.try_get("", "phone").map_err(internal)?,
+                    row.try_get("", "created_at").map_err(internal)?,
+                );
+            }
+        }
+        Ok(Self::Known {
+            asked: phones.into_iter().collect(),
+            listed,
+        })
+    }
+
+    /// When the number replied STOP, if it did.
+    async fn since(&self, db: &impl ConnectionTrait, phone: &str) -> Result<Option<i64>, AppError> {
+        if let Self::Known { asked, listed } = self {
+            if asked.contains(phone) {
+                return Ok(listed.get(phone).copied());
+            }
+        }
+        let mut q = super::rule_sql::Sql::new(db.get_database_backend());
+        q.push("SELECT created_at FROM sms_opt_outs WHERE phone = ")
+            .bind(phone.to_owned());
+        db.query_one(q.statement())
+            .await
+            .map_err(internal)?
+            .map(|row| row.try_get("", "created_at").map_err(internal))
+            .transpose()
+    }
+}
+
 /// A customer whose number replied STOP (and not START since) stays opted out, whatever the
 /// input said: only the number's owner opts it back in, by replying START. Asking to opt
 /// them in is a field error; otherwise they are opted out, and `true` says a ledger entry
@@ -647,6 +724,7 @@ async fn keep_number_opt_out(
     model: customers::Model,
     requested: Option<SmsConsent>,
     now: i64,
+    list: &NumberList,
 ) -> Result<(customers::Model, bool), AppError> {
     let Some(phone) = model.phone.clone().filter(|p| !p.is_empty()) else {
         return Ok((model, false));
@@ -654,14 +732,10 @@ async fn keep_number_opt_out(
     if model.sms_consent == SmsConsent::OptedOut.as_str() {
         return Ok((model, false));
     }
-    let mut q = super::rule_sql::Sql::new(db.get_database_backend());
-    q.push("SELECT created_at FROM sms_opt_outs WHERE phone = ")
-        .bind(phone.clone());
-    let Some(row) = db.query_one(q.statement()).await.map_err(internal)? else {
+    let Some(since) = list.since(db, &phone).await? else {
         return Ok((model, false));
     };
     if requested == Some(SmsConsent::OptedIn) {
-        let since: i64 = row.try_get("", "created_at").map_err(internal)?;
         let day = chrono::DateTime::<chrono::Utc>::from_timestamp_millis(since)
             .map(|t| t.format("%Y-%m-%d").to_string())
             .unwrap_or_default();

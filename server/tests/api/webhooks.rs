@@ -109,6 +109,18 @@ both_backends! {
         let (status, body) = post(&app, &admin, "/v1/customers", json!({"source_id": "di", "phone": "+14155550123", "sms_consent": "opted_in"})).await;
         assert!(status.is_success(), "another number is not affected: {body}");
 
+        // An import looks the batch's numbers up at once, with the same outcome per row.
+        let res = app.new_client().post(app.url("/v1/customers/import")).bearer_auth(&admin)
+            .header("content-type", "text/csv")
+            .body("source_id,phone,sms_consent\ned,+14155550199,\nfi,+14155550199,opted_in\ngu,+14155550124,opted_in\n")
+            .send().await.unwrap();
+        let imported: serde_json::Value = res.json().await.unwrap();
+        assert_eq!(imported["created"], 2, "{imported}");
+        assert_eq!(imported["rejected"][0]["row"], 3, "{imported}");
+        assert!(imported["rejected"][0]["error"].as_str().unwrap().starts_with("sms_consent:"), "{imported}");
+        assert_eq!(get(&app, &admin, "/v1/customers/ed").await["sms_consent"], "opted_out");
+        assert_eq!(get(&app, &admin, "/v1/customers/gu").await["sms_consent"], "opted_in");
+
         // START from the number opts its customers in and lifts it.
         reply(&app, &id, "+14155550199", "START", Some(TOKEN)).await;
         assert_eq!(get(&app, &admin, "/v1/customers/bo").await["sms_consent"], "opted_in");
