@@ -3,7 +3,8 @@
 //! provider's scheme and field names live in its module (`providers::*`).
 //!
 //! Inbound replies manage consent: STOP, STOPALL, UNSUBSCRIBE, CANCEL, END, QUIT, REVOKE and
-//! OPTOUT opt the sender out (with a ledger entry), START, UNSTOP and YES opt them back in,
+//! OPTOUT opt the sender out (with a ledger entry), START and UNSTOP opt them in, YES opts
+//! back in only customers who had opted out,
 //! HELP and INFO get the help text. Only the whole message counts, in any case and with
 //! trailing punctuation.
 
@@ -34,7 +35,9 @@ const OPT_OUT: &[&str] = &[
     "REVOKE",
     "OPTOUT",
 ];
-const OPT_IN: &[&str] = &["START", "UNSTOP", "YES"];
+const OPT_IN: &[&str] = &["START", "UNSTOP"];
+/// Re-subscribes an opted-out number; from anyone else a "yes" is no consent to marketing.
+const RESUBSCRIBE: &[&str] = &["YES"];
 const HELP: &[&str] = &["HELP", "INFO"];
 
 /// What an inbound message asks for.
@@ -42,6 +45,7 @@ const HELP: &[&str] = &["HELP", "INFO"];
 pub enum Keyword {
     OptOut,
     OptIn,
+    Resubscribe,
     Help,
     Other,
 }
@@ -58,6 +62,8 @@ pub fn keyword(body: &str) -> Keyword {
         Keyword::OptOut
     } else if OPT_IN.contains(&word.as_str()) {
         Keyword::OptIn
+    } else if RESUBSCRIBE.contains(&word.as_str()) {
+        Keyword::Resubscribe
     } else if HELP.contains(&word.as_str()) {
         Keyword::Help
     } else {
@@ -175,10 +181,13 @@ pub async fn inbound(
     };
     let actor = format!("SMS reply via {}", v.integration.name);
     let reply = match keyword(&message.text) {
-        Keyword::OptOut => consent(&state, &message.from, SmsConsent::OptedOut, &actor)
+        Keyword::OptOut => consent(&state, &message.from, SmsConsent::OptedOut, false, &actor)
             .await
             .map(|_| None),
-        Keyword::OptIn => consent(&state, &message.from, SmsConsent::OptedIn, &actor)
+        Keyword::OptIn => consent(&state, &message.from, SmsConsent::OptedIn, false, &actor)
+            .await
+            .map(|_| None),
+        Keyword::Resubscribe => consent(&state, &message.from, SmsConsent::OptedIn, true, &actor)
             .await
             .map(|_| None),
         Keyword::Help => match state.integrations.help_text(&v.integration.id).await {
@@ -229,10 +238,16 @@ fn acknowledge(hooks: &dyn Webhooks, message: Option<&str>) -> Response {
     }
 }
 
-async fn consent(state: &AppState, phone: &str, to: SmsConsent, actor: &str) -> Result<u64, ()> {
+async fn consent(
+    state: &AppState,
+    phone: &str,
+    to: SmsConsent,
+    only_opted_out: bool,
+    actor: &str,
+) -> Result<u64, ()> {
     state
         .customers
-        .set_consent_by_phone(phone, to, "sms", actor)
+        .set_consent_by_phone(phone, to, only_opted_out, "sms", actor)
         .await
         .map_err(|e| tracing::error!(error = %e, "inbound consent change failed"))
 }
@@ -264,6 +279,7 @@ mod tests {
         assert_eq!(keyword(" stop "), Keyword::OptOut);
         assert_eq!(keyword("OptOut"), Keyword::OptOut);
         assert_eq!(keyword("unstop"), Keyword::OptIn);
+        assert_eq!(keyword("Yes!"), Keyword::Resubscribe);
         assert_eq!(keyword("help"), Keyword::Help);
         assert_eq!(keyword("please stop"), Keyword::Other);
         assert_eq!(keyword("Stop."), Keyword::OptOut);

@@ -131,9 +131,15 @@ impl Webhooks for TwilioWebhooks {
     }
 
     fn inbound(&self, req: &WebhookRequest) -> Option<Inbound> {
+        // With Advanced Opt-Out, Twilio names the keyword it recognised, the account's own
+        // words included (ARRET, say): that is what the message means.
+        let recognised = req
+            .param("OptOutType")
+            .map(str::to_ascii_uppercase)
+            .filter(|t| matches!(t.as_str(), "STOP" | "START" | "HELP"));
         Some(Inbound {
             from: plus(req.param("From")?),
-            text: req.param("Body").unwrap_or_default().to_owned(),
+            text: recognised.unwrap_or_else(|| req.param("Body").unwrap_or_default().to_owned()),
         })
     }
 

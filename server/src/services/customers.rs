@@ -188,11 +188,13 @@ impl CustomerService {
 impl CustomerService {
     /// Sets the SMS consent of every customer with this phone number (an inbound STOP or
     /// START), with a ledger entry each and segment membership re-checked; answers with how
-    /// many changed.
+    /// many changed. With `only_opted_out`, customers who had not opted out keep their
+    /// consent (a YES re-subscribes, it grants nothing).
     pub async fn set_consent_by_phone(
         &self,
         phone: &str,
         consent: SmsConsent,
+        only_opted_out: bool,
         source: &str,
         actor: &str,
     ) -> Result<u64, AppError> {
@@ -204,10 +206,10 @@ impl CustomerService {
             .await
             .map_err(internal)?;
         let mut changed = Vec::new();
-        for c in found
-            .into_iter()
-            .filter(|c| c.sms_consent != consent.as_str())
-        {
+        for c in found.into_iter().filter(|c| {
+            c.sms_consent != consent.as_str()
+                && (!only_opted_out || c.sms_consent == SmsConsent::OptedOut.as_str())
+        }) {
             let mut active: customers::ActiveModel = c.into();
             active.sms_consent = Set(consent.as_str().to_owned());
             active.updated_at = Set(now);

@@ -16,6 +16,18 @@ async fn reply(
     body: &str,
     sign_with: Option<&str>,
 ) -> (StatusCode, String) {
+    reply_with(app, integration, from, body, &[], sign_with).await
+}
+
+/// A reply with more of Twilio's fields (`OptOutType`, say).
+async fn reply_with(
+    app: &TestApp,
+    integration: &str,
+    from: &str,
+    body: &str,
+    more: &[(&str, &str)],
+    sign_with: Option<&str>,
+) -> (StatusCode, String) {
     let url = app.url(&format!("/webhooks/sms/{integration}/inbound"));
     let params: Vec<(String, String)> = [
         ("MessageSid", "SM1"),
@@ -23,8 +35,9 @@ async fn reply(
         ("To", "+15017122661"),
         ("Body", body),
     ]
-    .into_iter()
-    .map(|(k, v)| (k.to_owned(), v.to_owned()))
+    .iter()
+    .chain(more)
+    .map(|(k, v)| (k.to_string(), v.to_string()))
     .collect();
     let mut req = app.new_client().post(&url).form(&params);
     if let Some(token) = sign_with {
@@ -120,6 +133,16 @@ both_backends! {
         assert!(imported["rejected"][0]["error"].as_str().unwrap().starts_with("sms_consent:"), "{imported}");
         assert_eq!(get(&app, &admin, "/v1/customers/ed").await["sms_consent"], "opted_out");
         assert_eq!(get(&app, &admin, "/v1/customers/gu").await["sms_consent"], "opted_in");
+
+        // A "yes" grants nothing to a customer who never opted out; it re-subscribes one who did.
+        post(&app, &admin, "/v1/customers", json!({"source_id": "ha", "phone": "+14155550177"})).await;
+        reply(&app, &id, "+14155550177", "Yes", Some(TOKEN)).await;
+        assert_eq!(get(&app, &admin, "/v1/customers/ha").await["sms_consent"], "unknown");
+        // Twilio's Advanced Opt-Out names the keyword it recognised in the account's own words.
+        reply_with(&app, &id, "+14155550177", "Arrêt", &[("OptOutType", "STOP")], Some(TOKEN)).await;
+        assert_eq!(get(&app, &admin, "/v1/customers/ha").await["sms_consent"], "opted_out");
+        reply(&app, &id, "+14155550177", "YES", Some(TOKEN)).await;
+        assert_eq!(get(&app, &admin, "/v1/customers/ha").await["sms_consent"], "opted_in");
 
         // START from the number opts its customers in and lifts it.
         reply(&app, &id, "+14155550199", "START", Some(TOKEN)).await;
