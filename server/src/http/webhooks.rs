@@ -190,6 +190,7 @@ pub async fn inbound(
         Keyword::Resubscribe => consent(&state, &message.from, SmsConsent::OptedIn, true, &actor)
             .await
             .map(|_| None),
+        Keyword::Help if message.answered => Ok(None),
         Keyword::Help => match state.integrations.help_text(&v.integration.id).await {
             Ok(text) => Ok(Some(text)),
             Err(_) => Err(()),

@@ -203,6 +203,7 @@ impl Webhooks for PlivoWebhooks {
         Some(Inbound {
             from: plus(req.param("From")?),
             text: req.param("Text").unwrap_or_default().to_owned(),
+            answered: false,
         })
     }
 }

@@ -139,6 +139,8 @@ impl Webhooks for TwilioWebhooks {
             .filter(|t| matches!(t.as_str(), "STOP" | "START" | "HELP"));
         Some(Inbound {
             from: plus(req.param("From")?),
+            // Twilio has sent the account's HELP answer itself.
+            answered: recognised.as_deref() == Some("HELP"),
             text: recognised.unwrap_or_else(|| req.param("Body").unwrap_or_default().to_owned()),
         })
     }

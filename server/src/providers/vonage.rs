@@ -252,6 +252,7 @@ impl Webhooks for VonageWebhooks {
         Some(Inbound {
             from: plus(&req.field("msisdn")?),
             text: req.field("text").unwrap_or_default(),
+            answered: false,
         })
     }
 }

@@ -117,6 +117,9 @@ pub struct Inbound {
     /// The sender, as E.164 with its `+` (providers that drop it get it back).
     pub from: String,
     pub text: String,
+    /// The provider has answered the sender itself (Twilio's Advanced Opt-Out sends the
+    /// account's own HELP text): a second answer from us would only repeat it.
+    pub answered: bool,
 }
 
 /// How a provider's webhooks are checked and read.

@@ -143,6 +143,11 @@ both_backends! {
         assert_eq!(get(&app, &admin, "/v1/customers/ha").await["sms_consent"], "opted_out");
         reply(&app, &id, "+14155550177", "YES", Some(TOKEN)).await;
         assert_eq!(get(&app, &admin, "/v1/customers/ha").await["sms_consent"], "opted_in");
+        // When Twilio has answered a HELP itself, it gets no second answer from us.
+        let (_, body) = reply_with(&app, &id, "+14155550177", "Aide", &[("OptOutType", "HELP")], Some(TOKEN)).await;
+        assert!(body.contains("<Response/>"), "{body}");
+        let (_, body) = reply(&app, &id, "+14155550177", "help", Some(TOKEN)).await;
+        assert!(body.contains("<Message>"), "{body}");
 
         // START from the number opts its customers in and lifts it.
         reply(&app, &id, "+14155550199", "START", Some(TOKEN)).await;
