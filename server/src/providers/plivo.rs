@@ -155,9 +155,7 @@ pub fn v3_valid(
         .any(|s| constant_eq(s.trim().as_bytes(), expected.as_bytes()))
 }
 
-fn constant_eq(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
-}
+use super::signatures::constant_eq;
 
 pub struct PlivoWebhooks;
 

@@ -7,6 +7,11 @@ use sha1::Sha1;
 /// Twilio's `X-Twilio-Signature`: base64(HMAC-SHA1(auth token, the full URL followed by every
 /// POST parameter sorted by name, as name+value)). Checked in constant time, with and without
 /// an explicit `:443`, since proxies differ in what they keep.
+/// Whether two byte strings are equal, in time that depends on their length only.
+pub fn constant_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
 pub fn twilio_valid(
     auth_token: &str,
     url: &str,

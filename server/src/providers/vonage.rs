@@ -188,12 +188,7 @@ pub fn signature_valid(method: &str, secret: &str, params: &[(String, String)], 
     }
     signature(method, secret, params).is_some_and(|expected| {
         let given = sig.trim().to_ascii_lowercase();
-        given.len() == expected.len()
-            && given
-                .bytes()
-                .zip(expected.bytes())
-                .fold(0u8, |acc, (a, b)| acc | (a ^ b))
-                == 0
+        super::signatures::constant_eq(given.as_bytes(), expected.as_bytes())
     })
 }
 

@@ -70,12 +70,7 @@ impl SecretBox {
     /// Whether `tag` is the callback tag of this delivery (compared in constant time).
     pub fn callback_tag_matches(&self, integration_id: &str, delivery_id: i64, tag: &str) -> bool {
         let expected = self.callback_tag(integration_id, delivery_id);
-        expected.len() == tag.len()
-            && expected
-                .bytes()
-                .zip(tag.bytes())
-                .fold(0u8, |acc, (a, b)| acc | (a ^ b))
-                == 0
+        crate::providers::signatures::constant_eq(expected.as_bytes(), tag.as_bytes())
     }
 
     /// Takes the configured key, or reads the key file, creating it (mode 0600) on first start.
