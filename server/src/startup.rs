@@ -17,9 +17,13 @@ use axum::{
     middleware, Router,
 };
 use leptos::prelude::*;
-use leptos_axum::{generate_route_list, LeptosRoutes};
+use leptos_axum::{generate_route_list, AxumRouteListing, LeptosRoutes};
 use sea_orm::DatabaseConnection;
-use std::{future::Future, net::SocketAddr, sync::Arc};
+use std::{
+    future::Future,
+    net::SocketAddr,
+    sync::{Arc, OnceLock},
+};
 use tokio::net::TcpListener;
 use tower_http::set_header::SetResponseHeaderLayer;
 
@@ -159,8 +163,19 @@ impl Application {
     }
 }
 
+/// The app's routes, listed once per process.
+///
+/// Listing them renders the app with resource loading switched off through a flag that is
+/// global to the process (`leptos_server::SuppressResourceLoad`): a resource first polled by a
+/// page being rendered at that moment, by another router in the same process, would wait
+/// forever. Tests run many servers in one process, so every router shares the one list.
+fn routes() -> Vec<AxumRouteListing> {
+    static ROUTES: OnceLock<Vec<AxumRouteListing>> = OnceLock::new();
+    ROUTES.get_or_init(|| generate_route_list(App)).clone()
+}
+
 pub fn build_router(state: AppState) -> Router {
-    let routes = generate_route_list(App);
+    let routes = routes();
     let ports = state.ports.clone();
     let leptos_options = state.leptos_options.clone();
     let context = move || provide_context(ports.clone());
