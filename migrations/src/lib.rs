@@ -14,6 +14,7 @@ mod m20261126_000008_publications_unchecked;
 mod m20261126_000009_publication_marks_codes;
 mod m20261202_000010_claims_without_leases;
 mod m20261202_000011_number_opt_outs;
+mod m20261202_000012_webhook_nonces;
 
 pub struct Migrator;
 
@@ -32,6 +33,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261126_000009_publication_marks_codes::Migration),
             Box::new(m20261202_000010_claims_without_leases::Migration),
             Box::new(m20261202_000011_number_opt_outs::Migration),
+            Box::new(m20261202_000012_webhook_nonces::Migration),
         ]
     }
 }

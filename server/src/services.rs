@@ -15,3 +15,4 @@ pub mod secret_box;
 pub mod segments;
 pub mod send;
 pub mod tokens;
+pub mod webhook_nonces;

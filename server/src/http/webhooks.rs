@@ -12,9 +12,12 @@ use crate::{
     ids::now_millis,
     providers::{
         self,
-        webhook::{WebhookRequest, Webhooks},
+        webhook::{Keyword, WebhookRequest, Webhooks},
     },
-    services::deliveries::{self, NewDelivery},
+    services::{
+        deliveries::{self, NewDelivery},
+        webhook_nonces,
+    },
     startup::AppState,
 };
 use app::{domain::consent::SmsConsent, dto::IntegrationView, ports::Integrations};
@@ -25,57 +28,13 @@ use axum::{
     response::{IntoResponse, Response},
 };
 
-const OPT_OUT: &[&str] = &[
-    "STOP",
-    "STOPALL",
-    "UNSUBSCRIBE",
-    "CANCEL",
-    "END",
-    "QUIT",
-    "REVOKE",
-    "OPTOUT",
-];
-const OPT_IN: &[&str] = &["START", "UNSTOP"];
-/// Re-subscribes an opted-out number; from anyone else a "yes" is no consent to marketing.
-const RESUBSCRIBE: &[&str] = &["YES"];
-const HELP: &[&str] = &["HELP", "INFO"];
-
-/// What an inbound message asks for.
-#[derive(Debug, PartialEq, Eq)]
-pub enum Keyword {
-    OptOut,
-    OptIn,
-    Resubscribe,
-    Help,
-    Other,
-}
-
-pub fn keyword(body: &str) -> Keyword {
-    // Trailing punctuation ("Stop.", "STOP!") still means the word: a customer who typed it
-    // wants out as much as one who did not.
-    let word = body
-        .trim()
-        .trim_end_matches(['.', '!', '?', ',', ';'])
-        .trim_end()
-        .to_uppercase();
-    if OPT_OUT.contains(&word.as_str()) {
-        Keyword::OptOut
-    } else if OPT_IN.contains(&word.as_str()) {
-        Keyword::OptIn
-    } else if RESUBSCRIBE.contains(&word.as_str()) {
-        Keyword::Resubscribe
-    } else if HELP.contains(&word.as_str()) {
-        Keyword::Help
-    } else {
-        Keyword::Other
-    }
-}
-
 /// The request as the provider sent it, and its integration, once the signature is checked.
 struct Verified {
     integration: IntegrationView,
     hooks: &'static dyn Webhooks,
     req: WebhookRequest,
+    /// The nonce accepted once for this request, if its signature needs that.
+    once: Option<String>,
 }
 
 async fn verified(
@@ -116,11 +75,39 @@ async fn verified(
         tracing::warn!(integration = %id, "webhook with a missing or wrong signature");
         return Err(forbidden());
     }
+    let once = hooks.single_use(&req).map(|nonce| format!("{id}:{nonce}"));
+    if let Some(key) = &once {
+        match webhook_nonces::first_use(&state.db, key, now_millis()).await {
+            Ok(true) => {}
+            Ok(false) => {
+                tracing::warn!(integration = %id, "webhook replayed (its nonce was used before)");
+                return Err(forbidden());
+            }
+            Err(e) => return Err(failed("recording the webhook's nonce failed", &e)),
+        }
+    }
     Ok(Verified {
         integration,
         hooks,
         req,
+        once,
     })
+}
+
+/// Runs a verified webhook's handler. Should it fail on our side, its nonce is forgotten:
+/// the provider retries the very same request, and that retry must count.
+async fn handled<F: std::future::Future<Output = Response>>(
+    state: &AppState,
+    once: Option<String>,
+    handler: F,
+) -> Response {
+    let response = handler.await;
+    if let Some(key) = once.filter(|_| response.status().is_server_error()) {
+        if let Err(e) = webhook_nonces::forget(&state.db, &key).await {
+            tracing::error!(error = %e, "forgetting a failed webhook's nonce failed");
+        }
+    }
+    response
 }
 
 /// `POST|GET /webhooks/sms/{integration}/status`: a delivery status moves its delivery
@@ -133,10 +120,13 @@ pub async fn status(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let v = match verified(&state, &id, method, &uri, headers, body).await {
-        Ok(v) => v,
-        Err(r) => return r,
-    };
+    match verified(&state, &id, method, &uri, headers, body).await {
+        Ok(v) => handled(&state, v.once.clone(), apply_report(&state, v)).await,
+        Err(r) => r,
+    }
+}
+
+async fn apply_report(state: &AppState, v: Verified) -> Response {
     let Some(mut report) = v.hooks.status(&v.req) else {
         // Signed but not a status we track (an inbound event, a read receipt): acknowledged.
         return StatusCode::NO_CONTENT.into_response();
@@ -172,22 +162,27 @@ pub async fn inbound(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let v = match verified(&state, &id, method, &uri, headers, body).await {
-        Ok(v) => v,
-        Err(r) => return r,
-    };
-    let Some(message) = v.hooks.inbound(&v.req) else {
+    match verified(&state, &id, method, &uri, headers, body).await {
+        Ok(v) => handled(&state, v.once.clone(), answer_reply(&state, v)).await,
+        Err(r) => r,
+    }
+}
+
+async fn answer_reply(state: &AppState, v: Verified) -> Response {
+    // A sender that is no phone number (a provider's odd field, a forged value longer than
+    // any number) can neither opt out nor get an answer; acknowledged, so it is not retried.
+    let Some(message) = v.hooks.inbound(&v.req).filter(|m| m.from_a_number()) else {
         return acknowledge(v.hooks, None);
     };
     let actor = format!("SMS reply via {}", v.integration.name);
-    let reply = match keyword(&message.text) {
-        Keyword::OptOut => consent(&state, &message.from, SmsConsent::OptedOut, false, &actor)
+    let reply = match message.meaning() {
+        Keyword::OptOut => consent(state, &message.from, SmsConsent::OptedOut, false, &actor)
             .await
             .map(|_| None),
-        Keyword::OptIn => consent(&state, &message.from, SmsConsent::OptedIn, false, &actor)
+        Keyword::OptIn => consent(state, &message.from, SmsConsent::OptedIn, false, &actor)
             .await
             .map(|_| None),
-        Keyword::Resubscribe => consent(&state, &message.from, SmsConsent::OptedIn, true, &actor)
+        Keyword::Resubscribe => consent(state, &message.from, SmsConsent::OptedIn, true, &actor)
             .await
             .map(|_| None),
         Keyword::Help if message.answered => Ok(None),
@@ -269,24 +264,4 @@ fn twiml(message: Option<&str>) -> Response {
         HeaderValue::from_static("application/xml"),
     );
     r
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn only_the_whole_message_is_a_keyword() {
-        assert_eq!(keyword(" stop "), Keyword::OptOut);
-        assert_eq!(keyword("OptOut"), Keyword::OptOut);
-        assert_eq!(keyword("unstop"), Keyword::OptIn);
-        assert_eq!(keyword("Yes!"), Keyword::Resubscribe);
-        assert_eq!(keyword("help"), Keyword::Help);
-        assert_eq!(keyword("please stop"), Keyword::Other);
-        assert_eq!(keyword("Stop."), Keyword::OptOut);
-        assert_eq!(keyword(" STOP! "), Keyword::OptOut);
-        assert_eq!(keyword("start !"), Keyword::OptIn);
-        assert_eq!(keyword("!"), Keyword::Other);
-        assert_eq!(keyword("stopping"), Keyword::Other);
-    }
 }

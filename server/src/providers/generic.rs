@@ -270,6 +270,7 @@ impl Webhooks for GenericWebhooks {
         Some(Inbound {
             from: plus(req.json["from"].as_str()?),
             text: req.json["text"].as_str().unwrap_or_default().to_owned(),
+            recognised: None,
             answered: false,
         })
     }

@@ -178,6 +178,7 @@ impl Webhooks for MessageBirdWebhooks {
                 .field("body")
                 .or_else(|| req.field("payload"))
                 .unwrap_or_default(),
+            recognised: None,
             answered: false,
         })
     }

@@ -155,6 +155,13 @@ pub fn v3_valid(
         .any(|s| constant_eq(s.trim().as_bytes(), expected.as_bytes()))
 }
 
+/// Signature V2: base64 HMAC-SHA256 of the address without its query, followed by the nonce.
+pub fn v2_valid(token: &str, url: &str, nonce: &str, header: &str) -> bool {
+    let base = url.split('?').next().unwrap_or(url);
+    let expected = hmac_b64(token, &format!("{base}{nonce}"));
+    constant_eq(header.trim().as_bytes(), expected.as_bytes())
+}
+
 use super::signatures::constant_eq;
 
 pub struct PlivoWebhooks;
@@ -168,17 +175,29 @@ impl Webhooks for PlivoWebhooks {
         if token.is_empty() {
             return false;
         }
-        // V3 only. Plivo sends it with every callback; the older V2 signs neither the
-        // parameters nor a time, so one captured V2 pair would sign any report forever.
-        match (
+        // V3 signs the parameters too. Plivo's messaging callbacks may carry only V2, which
+        // signs the address and a nonce: that nonce is accepted once (`single_use`).
+        if let (Some(sig), Some(nonce)) = (
             req.header("x-plivo-signature-v3"),
             req.header("x-plivo-signature-v3-nonce"),
         ) {
-            (Some(sig), Some(nonce)) => {
-                v3_valid(token, &req.method, &req.url, &req.form, nonce, sig)
-            }
+            return v3_valid(token, &req.method, &req.url, &req.form, nonce, sig);
+        }
+        match (
+            req.header("x-plivo-signature-v2")
+                .or_else(|| req.header("x-plivo-signature-ma-v2")),
+            req.header("x-plivo-signature-v2-nonce"),
+        ) {
+            (Some(sig), Some(nonce)) => v2_valid(token, &req.url, nonce, sig),
             _ => false,
         }
+    }
+
+    fn single_use(&self, req: &WebhookRequest) -> Option<String> {
+        if req.header("x-plivo-signature-v3").is_some() {
+            return None;
+        }
+        req.header("x-plivo-signature-v2-nonce").map(str::to_owned)
     }
 
     fn status(&self, req: &WebhookRequest) -> Option<StatusReport> {
@@ -201,6 +220,7 @@ impl Webhooks for PlivoWebhooks {
         Some(Inbound {
             from: plus(req.param("From")?),
             text: req.param("Text").unwrap_or_default().to_owned(),
+            recognised: None,
             answered: false,
         })
     }
@@ -322,26 +342,78 @@ mod tests {
         ));
     }
 
-    /// A request signed the V2 way only (plivo-python's V2 test vector) is refused.
+    /// plivo-python's V2 test vector: the address without its query, and the nonce.
     #[test]
-    fn a_v2_signature_alone_is_not_enough() {
-        let mut headers = axum::http::HeaderMap::new();
-        headers.insert(
-            "x-plivo-signature-v2",
-            "ehV3IKhLysWBxC1sy8INm0qGoQYdYsHwuoKjsX7FsXc="
-                .parse()
-                .unwrap(),
-        );
-        headers.insert("x-plivo-signature-v2-nonce", "12345".parse().unwrap());
-        let req = WebhookRequest::new(
-            Method::POST,
-            "https://answer.url".into(),
-            headers,
-            b"From=14155550100&Text=START".to_vec(),
-            0,
-        );
+    fn published_v2_vector() {
+        let sig = "ehV3IKhLysWBxC1sy8INm0qGoQYdYsHwuoKjsX7FsXc=";
+        assert!(v2_valid(
+            "my_auth_token",
+            "https://answer.url",
+            "12345",
+            sig
+        ));
+        assert!(v2_valid(
+            "my_auth_token",
+            "https://answer.url?d=7.tag",
+            "12345",
+            sig
+        ));
+        assert!(!v2_valid(
+            "my_auth_tokens",
+            "https://answer.url",
+            "12345",
+            sig
+        ));
+        assert!(!v2_valid(
+            "my_auth_token",
+            "https://answer.url",
+            "12346",
+            sig
+        ));
+    }
+
+    /// A V2-signed request is accepted, and its nonce is to be used once; V3 needs no such
+    /// promise.
+    #[test]
+    fn a_v2_request_names_its_nonce_for_single_use() {
+        let request = |headers: &[(&'static str, &str)]| {
+            let mut map = axum::http::HeaderMap::new();
+            for (k, v) in headers {
+                map.insert(*k, v.parse().unwrap());
+            }
+            WebhookRequest::new(
+                Method::POST,
+                "https://answer.url".into(),
+                map,
+                b"From=14155550100&Text=START".to_vec(),
+                0,
+            )
+        };
         let credentials: Credentials =
             [("auth_token".to_owned(), "my_auth_token".to_owned())].into();
-        assert!(!PlivoWebhooks.verify(&req, &credentials));
+        let sig = "ehV3IKhLysWBxC1sy8INm0qGoQYdYsHwuoKjsX7FsXc=";
+        let v2 = request(&[
+            ("x-plivo-signature-v2", sig),
+            ("x-plivo-signature-v2-nonce", "12345"),
+        ]);
+        assert!(PlivoWebhooks.verify(&v2, &credentials));
+        assert_eq!(PlivoWebhooks.single_use(&v2).as_deref(), Some("12345"));
+        let main_account = request(&[
+            ("x-plivo-signature-ma-v2", sig),
+            ("x-plivo-signature-v2-nonce", "12345"),
+        ]);
+        assert!(PlivoWebhooks.verify(&main_account, &credentials));
+        let forged = request(&[
+            ("x-plivo-signature-v2", sig),
+            ("x-plivo-signature-v2-nonce", "12346"),
+        ]);
+        assert!(!PlivoWebhooks.verify(&forged, &credentials));
+        let unsigned = request(&[]);
+        assert!(!PlivoWebhooks.verify(&unsigned, &credentials));
+        let v3 = request(&[
+            ("x-plivo-signature-v3", "x"),
+            ("x-plivo-signature-v3-nonce", "1"),
+        ]);
+        assert_eq!(PlivoWebhooks.single_use(&v3), None);
     }
 }

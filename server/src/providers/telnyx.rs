@@ -183,6 +183,7 @@ impl Webhooks for TelnyxWebhooks {
         Some(Inbound {
             from: plus(payload["from"]["phone_number"].as_str()?),
             text: payload["text"].as_str().unwrap_or_default().to_owned(),
+            recognised: None,
             answered: false,
         })
     }

@@ -6,7 +6,7 @@ use super::{
 };
 use super::{
     signatures::twilio_valid,
-    webhook::{common_status, plus, Credentials, Inbound, WebhookRequest, Webhooks},
+    webhook::{common_status, plus, Credentials, Inbound, Keyword, WebhookRequest, Webhooks},
 };
 use crate::services::deliveries::{StatusReport, DELIVERED};
 use async_trait::async_trait;
@@ -132,16 +132,21 @@ impl Webhooks for TwilioWebhooks {
 
     fn inbound(&self, req: &WebhookRequest) -> Option<Inbound> {
         // With Advanced Opt-Out, Twilio names the keyword it recognised, the account's own
-        // words included (ARRET, say): that is what the message means.
-        let recognised = req
-            .param("OptOutType")
-            .map(str::to_ascii_uppercase)
-            .filter(|t| matches!(t.as_str(), "STOP" | "START" | "HELP"));
+        // words included (ARRET, say).
+        let recognised =
+            req.param("OptOutType")
+                .and_then(|t| match t.to_ascii_uppercase().as_str() {
+                    "STOP" => Some(Keyword::OptOut),
+                    "START" => Some(Keyword::OptIn),
+                    "HELP" => Some(Keyword::Help),
+                    _ => None,
+                });
         Some(Inbound {
             from: plus(req.param("From")?),
+            text: req.param("Body").unwrap_or_default().to_owned(),
             // Twilio has sent the account's HELP answer itself.
-            answered: recognised.as_deref() == Some("HELP"),
-            text: recognised.unwrap_or_else(|| req.param("Body").unwrap_or_default().to_owned()),
+            answered: recognised == Some(Keyword::Help),
+            recognised,
         })
     }
 

@@ -247,6 +247,7 @@ impl Webhooks for VonageWebhooks {
         Some(Inbound {
             from: plus(&req.field("msisdn")?),
             text: req.field("text").unwrap_or_default(),
+            recognised: None,
             answered: false,
         })
     }

@@ -501,6 +501,26 @@ both_backends! {
         assert_eq!(consent().await, "opted_out");
         let res = app.new_client().post(&url).form(&form).header("X-Plivo-Signature-V3", "AAAA").header("X-Plivo-Signature-V3-Nonce", "98765").send().await.unwrap();
         assert_eq!(res.status(), StatusCode::FORBIDDEN);
+        // Plivo's messaging callbacks may carry only V2: the address (without its query) and a
+        // nonce. The body is not signed, so the nonce counts once: the same signature with a
+        // rewritten body is a replay.
+        let v2 = {
+            use hmac::{Hmac, Mac};
+            let mut mac = Hmac::<sha2::Sha256>::new_from_slice(b"plivo-token-long").unwrap();
+            mac.update(format!("{url}55501").as_bytes());
+            STANDARD.encode(mac.finalize().into_bytes())
+        };
+        let with_text = |text: &str| -> Vec<(String, String)> {
+            form.iter().map(|(k, v)| (k.clone(), if k == "Text" { text.to_owned() } else { v.clone() })).collect()
+        };
+        let send_v2 = |form: Vec<(String, String)>, sig: String| app.new_client().post(&url).form(&form)
+            .header("X-Plivo-Signature-V2", sig).header("X-Plivo-Signature-V2-Nonce", "55501").send();
+        assert_eq!(send_v2(with_text("START"), "AAAA".into()).await.unwrap().status(), StatusCode::FORBIDDEN);
+        assert_eq!(consent().await, "opted_out");
+        assert_eq!(send_v2(with_text("START"), v2.clone()).await.unwrap().status(), StatusCode::NO_CONTENT);
+        assert_eq!(consent().await, "opted_in");
+        assert_eq!(send_v2(with_text("STOP"), v2).await.unwrap().status(), StatusCode::FORBIDDEN);
+        assert_eq!(consent().await, "opted_in");
 
         // The generic gateway: Standard Webhooks with the integration's signing secret. A HELP
         // gets the configured text, queued as a reply.
