@@ -124,10 +124,12 @@ impl CustomerService {
         let mut touched = Vec::with_capacity(valid.len());
         for (row, input, checked) in &valid {
             match upsert_in(&txn, input, checked.clone(), "import", actor, now, &list).await {
-                Ok((model, created)) => {
+                Ok(Ok((model, created))) => {
                     touched.push(model.id);
                     batch.push((*row, Ok(created)));
                 }
+                // Refused before anything was written: the row's own outcome.
+                Ok(Err(refused)) => batch.push((*row, Err(refused))),
                 Err(_) => {
                     failed = true;
                     break;
@@ -395,7 +397,7 @@ impl Customers for CustomerService {
         let txn = crate::db::begin(&self.db).await.map_err(internal)?;
         let now = now_millis();
         let (model, created) =
-            upsert_in(&txn, &input, checked, source, actor, now, &NumberList::Ask).await?;
+            upsert_in(&txn, &input, checked, source, actor, now, &NumberList::Ask).await??;
         segments::refresh_customers(&txn, std::slice::from_ref(&model.id), now)
             .await
             .map_err(internal)?;
@@ -420,10 +422,15 @@ impl Customers for CustomerService {
             .ok_or_else(|| AppError::not_found("No customer has that id."))?;
         let previous = found.sms_consent.clone();
         let source_id = input.source_id.as_deref().map(str::trim).map(str::to_owned);
-        let requested = checked.consent;
+        if refuses_opt_in(checked.consent, Some(previous.as_str()), source) {
+            let phone = match &checked.phone {
+                Some(p) => p.as_deref(),
+                None => found.phone.as_deref(),
+            };
+            refuse_listed_number(&txn, phone, &NumberList::Ask).await??;
+        }
         let model = apply_update(&txn, found, checked, source_id, now).await?;
-        let (model, kept) =
-            keep_number_opt_out(&txn, model, requested, now, &NumberList::Ask).await?;
+        let (model, kept) = keep_number_opt_out(&txn, model, now, &NumberList::Ask).await?;
         if kept {
             record_consent(&txn, &model, "sms", NUMBER_OPTED_OUT, now).await?;
         } else if previous != model.sms_consent {
@@ -499,7 +506,7 @@ impl Customers for CustomerService {
             now,
             &NumberList::Ask,
         )
-        .await?;
+        .await??;
         let id = new_id("evt");
         events::ActiveModel {
             id: Set(id.clone()),
@@ -590,6 +597,8 @@ impl Customers for CustomerService {
 }
 
 /// Creates or updates (by source id) inside the caller's transaction; `true` when created.
+/// The inner error is a refusal made before anything was written (the transaction goes on);
+/// the outer one leaves the transaction to be rolled back.
 async fn upsert_in(
     db: &impl ConnectionTrait,
     input: &CustomerInput,
@@ -598,7 +607,7 @@ async fn upsert_in(
     actor: &str,
     now: i64,
     list: &NumberList,
-) -> Result<(customers::Model, bool), AppError> {
+) -> Result<Result<(customers::Model, bool), AppError>, AppError> {
     let source_id = input.source_id.as_deref().map(str::trim).map(str::to_owned);
     let requested = checked.consent;
     let existing = match &source_id {
@@ -609,11 +618,20 @@ async fn upsert_in(
             .map_err(internal)?,
         None => None,
     };
-    let (model, created, previous_consent) = match existing {
+    let previous_consent = existing.as_ref().map(|c| c.sms_consent.clone());
+    if refuses_opt_in(requested, previous_consent.as_deref(), source) {
+        let phone = match &checked.phone {
+            Some(p) => p.as_deref(),
+            None => existing.as_ref().and_then(|c| c.phone.as_deref()),
+        };
+        if let Err(refused) = refuse_listed_number(db, phone, list).await? {
+            return Ok(Err(refused));
+        }
+    }
+    let (model, created) = match existing {
         Some(found) => {
-            let previous = found.sms_consent.clone();
             let updated = apply_update(db, found, checked, None, now).await?;
-            (updated, false, Some(previous))
+            (updated, false)
         }
         None => {
             let model = customers::ActiveModel {
@@ -646,10 +664,10 @@ async fn upsert_in(
                     internal(e)
                 }
             })?;
-            (model, true, None)
+            (model, true)
         }
     };
-    let (model, kept) = keep_number_opt_out(db, model, requested, now, list).await?;
+    let (model, kept) = keep_number_opt_out(db, model, now, list).await?;
     if kept {
         record_consent(db, &model, "sms", NUMBER_OPTED_OUT, now).await?;
     } else if previous_consent.as_deref() != Some(model.sms_consent.as_str())
@@ -657,7 +675,7 @@ async fn upsert_in(
     {
         record_consent(db, &model, source, actor, now).await?;
     }
-    Ok((model, created))
+    Ok(Ok((model, created)))
 }
 
 /// The ledger's actor when a customer is opted out because their number replied STOP.
@@ -717,14 +735,50 @@ impl NumberList {
     }
 }
 
+/// Whether asking to opt in a customer whose number replied STOP is refused with a field
+/// error, or the opt-out is simply kept.
+///
+/// Someone changing consent by hand (the API, the customers page, an import) learns why it
+/// did not take. An event is a fact that happened and is recorded whatever its customer
+/// fields say, and a request that repeats the customer's stored "opted in" (a shop syncing
+/// whole records) changes nothing by hand: both keep the opt-out, with its ledger entry.
+fn refuses_opt_in(requested: Option<SmsConsent>, previous: Option<&str>, source: &str) -> bool {
+    requested == Some(SmsConsent::OptedIn)
+        && previous != Some(SmsConsent::OptedIn.as_str())
+        && source != "event"
+}
+
+/// Refuses, as a field error, to opt in a customer filed under a number that replied STOP
+/// (and not START since): only the number's owner opts it back in, by replying START.
+/// The inner error is the refusal; called before anything is written, so a refused row of an
+/// import costs the others nothing.
+async fn refuse_listed_number(
+    db: &impl ConnectionTrait,
+    phone: Option<&str>,
+    list: &NumberList,
+) -> Result<Result<(), AppError>, AppError> {
+    let Some(phone) = phone.filter(|p| !p.is_empty()) else {
+        return Ok(Ok(()));
+    };
+    let Some(since) = list.since(db, phone).await? else {
+        return Ok(Ok(()));
+    };
+    let day = chrono::DateTime::<chrono::Utc>::from_timestamp_millis(since)
+        .map(|t| t.format("%Y-%m-%d").to_string())
+        .unwrap_or_default();
+    Ok(Err(AppError::validation(
+        "sms_consent",
+        format!(
+            "{phone} replied STOP on {day}. Only a START sent from that number opts it in again."
+        ),
+    )))
+}
+
 /// A customer whose number replied STOP (and not START since) stays opted out, whatever the
-/// input said: only the number's owner opts it back in, by replying START. Asking to opt
-/// them in is a field error; otherwise they are opted out, and `true` says a ledger entry
-/// is due.
+/// input said; `true` says they were just opted out and a ledger entry is due.
 async fn keep_number_opt_out(
     db: &impl ConnectionTrait,
     model: customers::Model,
-    requested: Option<SmsConsent>,
     now: i64,
     list: &NumberList,
 ) -> Result<(customers::Model, bool), AppError> {
@@ -734,19 +788,8 @@ async fn keep_number_opt_out(
     if model.sms_consent == SmsConsent::OptedOut.as_str() {
         return Ok((model, false));
     }
-    let Some(since) = list.since(db, &phone).await? else {
+    if list.since(db, &phone).await?.is_none() {
         return Ok((model, false));
-    };
-    if requested == Some(SmsConsent::OptedIn) {
-        let day = chrono::DateTime::<chrono::Utc>::from_timestamp_millis(since)
-            .map(|t| t.format("%Y-%m-%d").to_string())
-            .unwrap_or_default();
-        return Err(AppError::validation(
-            "sms_consent",
-            format!(
-                "{phone} replied STOP on {day}. Only a START sent from that number opts it in again."
-            ),
-        ));
     }
     let mut active: customers::ActiveModel = model.into();
     active.sms_consent = Set(SmsConsent::OptedOut.as_str().to_owned());

@@ -216,6 +216,8 @@ async fn number_opt_outs(backend: Backend) {
         ("cust_a", "+14155550101", "opted_out", "sms"),
         ("cust_b", "+14155550102", "opted_out", "api"),
         ("cust_c", "+14155550103", "opted_in", "sms"),
+        // Filed under the number that replied STOP (its ledger says opted out by the API).
+        ("cust_d", "+14155550101", "opted_in", "api"),
     ] {
         exec(
             &db,
@@ -246,6 +248,36 @@ async fn number_opt_outs(backend: Backend) {
         )
         .await,
         Some(5)
+    );
+    // The other customer with that number is opted out now, with a ledger entry saying why.
+    assert_eq!(
+        number(
+            &db,
+            "SELECT COUNT(*) FROM customers WHERE sms_consent = 'opted_out' AND id IN ('cust_a', 'cust_d')"
+        )
+        .await,
+        Some(2)
+    );
+    assert_eq!(
+        number(
+            &db,
+            "SELECT COUNT(*) FROM consent_changes WHERE customer_id = 'cust_d' AND source = 'sms' AND state = 'opted_out'"
+        )
+        .await,
+        Some(1)
+    );
+    // Nobody else moved.
+    assert_eq!(
+        number(&db, "SELECT COUNT(*) FROM consent_changes").await,
+        Some(5)
+    );
+    assert_eq!(
+        number(
+            &db,
+            "SELECT COUNT(*) FROM customers WHERE sms_consent = 'opted_in'"
+        )
+        .await,
+        Some(1)
     );
     db.close().await.ok();
     if let Some(name) = name {

@@ -122,6 +122,18 @@ both_backends! {
         let (status, body) = post(&app, &admin, "/v1/customers", json!({"source_id": "di", "phone": "+14155550123", "sms_consent": "opted_in"})).await;
         assert!(status.is_success(), "another number is not affected: {body}");
 
+        // An event is recorded whatever its customer fields say; the number stays opted out.
+        let (status, body) = post(&app, &admin, "/v1/events", json!({"event": "cart_abandoned",
+            "customer": {"source_id": "ev", "phone": "+14155550199", "sms_consent": "opted_in"}})).await;
+        assert_eq!(status, StatusCode::ACCEPTED, "{body}");
+        assert_eq!(body["customer"]["sms_consent"], "opted_out", "{body}");
+        // A shop that syncs whole records repeats the stored "opted in" when the number
+        // changes to one that replied STOP: the record is taken, and the opt-out kept.
+        post(&app, &admin, "/v1/customers", json!({"source_id": "jo", "phone": "+14155550125", "sms_consent": "opted_in"})).await;
+        let (status, body) = post(&app, &admin, "/v1/customers", json!({"source_id": "jo", "name": "Jo", "phone": "+14155550199", "sms_consent": "opted_in"})).await;
+        assert!(status.is_success(), "{body}");
+        assert_eq!((body["name"].as_str(), body["sms_consent"].as_str()), (Some("Jo"), Some("opted_out")), "{body}");
+
         // An import looks the batch's numbers up at once, with the same outcome per row.
         let res = app.new_client().post(app.url("/v1/customers/import")).bearer_auth(&admin)
             .header("content-type", "text/csv")
@@ -137,6 +149,9 @@ both_backends! {
         // A "yes" grants nothing to a customer who never opted out; it re-subscribes one who did.
         post(&app, &admin, "/v1/customers", json!({"source_id": "ha", "phone": "+14155550177"})).await;
         reply(&app, &id, "+14155550177", "Yes", Some(TOKEN)).await;
+        assert_eq!(get(&app, &admin, "/v1/customers/ha").await["sms_consent"], "unknown");
+        // Twilio's Advanced Opt-Out counts YES among its opt-in words and says START.
+        reply_with(&app, &id, "+14155550177", "yes", &[("OptOutType", "START")], Some(TOKEN)).await;
         assert_eq!(get(&app, &admin, "/v1/customers/ha").await["sms_consent"], "unknown");
         // Twilio's Advanced Opt-Out names the keyword it recognised in the account's own words.
         reply_with(&app, &id, "+14155550177", "Arrêt", &[("OptOutType", "STOP")], Some(TOKEN)).await;
