@@ -684,10 +684,16 @@ pub async fn apply_status(
         }
         (None, None) => return Ok(false),
     }
+    q.push(" AND (");
     // A message skipped because its customer opted out while it was on its way went out all
     // the same: the provider's report says so. One the reconciliation timeout settled as
     // failed because nobody confirmed it (providers may queue for hours) is confirmed now.
-    q.push(" AND (status = 'skipped' AND skip_reason = 'opted_out' OR status = 'failed' AND error_code = 'unconfirmed' OR status IN (");
+    // Only a report that the message left the provider says either: "queued" says nothing
+    // of what became of it, and would leave it `accepted` for good.
+    if rank(report.status) >= rank(SENT) {
+        q.push("status = 'skipped' AND skip_reason = 'opted_out' OR status = 'failed' AND error_code = 'unconfirmed' OR ");
+    }
+    q.push("status IN (");
     for (i, s) in earlier_than(report.status).iter().enumerate() {
         if i > 0 {
             q.push(", ");

@@ -334,6 +334,10 @@ both_backends! {
         assert_eq!(fake.received_requests().await.unwrap().len(), 2);
         // Providers may queue for hours: a late report still tells what became of it.
         let late = callback_urls(&fake).await.remove(1);
+        // "queued" says nothing of what became of it: still failed, still unconfirmed.
+        callback(&app, &late, &[("MessageSid", "SMlost"), ("MessageStatus", "queued")], true).await;
+        let m = get(&app, &admin, &format!("/v1/integrations/sms/{id}/messages/{lost}")).await;
+        assert_eq!((m["status"].as_str(), m["error_code"].as_str()), (Some("failed"), Some("unconfirmed")));
         callback(&app, &late, &[("MessageSid", "SMlost"), ("MessageStatus", "delivered")], true).await;
         let m = get(&app, &admin, &format!("/v1/integrations/sms/{id}/messages/{lost}")).await;
         assert_eq!((m["status"].as_str(), m["error_code"].as_str(), m["provider_id"].as_str()), (Some("delivered"), None, Some("SMlost")));
