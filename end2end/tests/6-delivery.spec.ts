@@ -124,4 +124,11 @@ test('an inbound STOP through the fake Twilio opts the customer out', async ({ p
   await expect(page.getByLabel('SMS consent')).toHaveValue('opted_out');
   await expect(page.locator('.timeline li').first()).toContainText('Opted out');
   await expect(page.locator('.timeline li').first()).toContainText(`SMS reply via Fake Twilio ${info.project.name}`);
+
+  // Only a START from that number opts it in again: opting in by hand is a field error.
+  await page.getByLabel('SMS consent').selectOption('opted_in');
+  await page.getByRole('button', { name: 'Save changes' }).click();
+  await expect(page.getByText('Only a START sent from that number opts it in again.')).toBeVisible();
+  await open(page, info, new URL(customerUrl).pathname);
+  await expect(page.getByLabel('SMS consent')).toHaveValue('opted_out');
 });
