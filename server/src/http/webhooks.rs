@@ -94,20 +94,32 @@ async fn verified(
     })
 }
 
-/// Runs a verified webhook's handler. Should it fail on our side, its nonce is forgotten:
-/// the provider retries the very same request, and that retry must count.
-async fn handled<F: std::future::Future<Output = Response>>(
-    state: &AppState,
-    once: Option<String>,
-    handler: F,
-) -> Response {
-    let response = handler.await;
-    if let Some(key) = once.filter(|_| response.status().is_server_error()) {
-        if let Err(e) = webhook_nonces::forget(&state.db, &key).await {
-            tracing::error!(error = %e, "forgetting a failed webhook's nonce failed");
+/// Runs a verified webhook's handler on a task of its own, so a provider that hangs up (its
+/// timeout, during a slow commit) cannot cancel it half way with its nonce already spent.
+/// Should it fail on our side, or panic, its nonce is forgotten: the provider retries the very
+/// same request, and that retry must count.
+async fn handled<F>(state: &AppState, once: Option<String>, handler: F) -> Response
+where
+    F: std::future::Future<Output = Response> + Send + 'static,
+{
+    let db = state.db.clone();
+    tokio::spawn(async move {
+        let response = match tokio::spawn(handler).await {
+            Ok(response) => response,
+            Err(e) => {
+                tracing::error!(error = %e, "a webhook handler failed");
+                StatusCode::INTERNAL_SERVER_ERROR.into_response()
+            }
+        };
+        if let Some(key) = once.filter(|_| response.status().is_server_error()) {
+            if let Err(e) = webhook_nonces::forget(&db, &key).await {
+                tracing::error!(error = %e, "forgetting a failed webhook's nonce failed");
+            }
         }
-    }
-    response
+        response
+    })
+    .await
+    .unwrap_or_else(|_| StatusCode::INTERNAL_SERVER_ERROR.into_response())
 }
 
 /// `POST|GET /webhooks/sms/{integration}/status`: a delivery status moves its delivery
@@ -121,12 +133,15 @@ pub async fn status(
     body: Bytes,
 ) -> Response {
     match verified(&state, &id, method, &uri, headers, body).await {
-        Ok(v) => handled(&state, v.once.clone(), apply_report(&state, v)).await,
+        Ok(v) => {
+            let once = v.once.clone();
+            handled(&state, once, apply_report(state.clone(), v)).await
+        }
         Err(r) => r,
     }
 }
 
-async fn apply_report(state: &AppState, v: Verified) -> Response {
+async fn apply_report(state: AppState, v: Verified) -> Response {
     let Some(mut report) = v.hooks.status(&v.req) else {
         // Signed but not a status we track (an inbound event, a read receipt): acknowledged.
         return StatusCode::NO_CONTENT.into_response();
@@ -163,12 +178,15 @@ pub async fn inbound(
     body: Bytes,
 ) -> Response {
     match verified(&state, &id, method, &uri, headers, body).await {
-        Ok(v) => handled(&state, v.once.clone(), answer_reply(&state, v)).await,
+        Ok(v) => {
+            let once = v.once.clone();
+            handled(&state, once, answer_reply(state.clone(), v)).await
+        }
         Err(r) => r,
     }
 }
 
-async fn answer_reply(state: &AppState, v: Verified) -> Response {
+async fn answer_reply(state: AppState, v: Verified) -> Response {
     // A sender that is no phone number (a provider's odd field, a forged value longer than
     // any number) can neither opt out nor get an answer; acknowledged, so it is not retried.
     let Some(message) = v.hooks.inbound(&v.req).filter(|m| m.from_a_number()) else {
@@ -176,13 +194,13 @@ async fn answer_reply(state: &AppState, v: Verified) -> Response {
     };
     let actor = format!("SMS reply via {}", v.integration.name);
     let reply = match message.meaning() {
-        Keyword::OptOut => consent(state, &message.from, SmsConsent::OptedOut, false, &actor)
+        Keyword::OptOut => consent(&state, &message.from, SmsConsent::OptedOut, false, &actor)
             .await
             .map(|_| None),
-        Keyword::OptIn => consent(state, &message.from, SmsConsent::OptedIn, false, &actor)
+        Keyword::OptIn => consent(&state, &message.from, SmsConsent::OptedIn, false, &actor)
             .await
             .map(|_| None),
-        Keyword::Resubscribe => consent(state, &message.from, SmsConsent::OptedIn, true, &actor)
+        Keyword::Resubscribe => consent(&state, &message.from, SmsConsent::OptedIn, true, &actor)
             .await
             .map(|_| None),
         Keyword::Help if message.answered => Ok(None),

@@ -166,6 +166,29 @@ use super::signatures::constant_eq;
 
 pub struct PlivoWebhooks;
 
+/// The signature a request is checked by: V3 when it carries V3's signature and nonce, else V2.
+enum Signed<'a> {
+    V3 { signature: &'a str, nonce: &'a str },
+    V2 { signature: &'a str, nonce: &'a str },
+}
+
+fn signed(req: &WebhookRequest) -> Option<Signed<'_>> {
+    if let (Some(signature), Some(nonce)) = (
+        req.header("x-plivo-signature-v3"),
+        req.header("x-plivo-signature-v3-nonce"),
+    ) {
+        return Some(Signed::V3 { signature, nonce });
+    }
+    match (
+        req.header("x-plivo-signature-v2")
+            .or_else(|| req.header("x-plivo-signature-ma-v2")),
+        req.header("x-plivo-signature-v2-nonce"),
+    ) {
+        (Some(signature), Some(nonce)) => Some(Signed::V2 { signature, nonce }),
+        _ => None,
+    }
+}
+
 impl Webhooks for PlivoWebhooks {
     fn verify(&self, req: &WebhookRequest, credentials: &Credentials) -> bool {
         let token = credentials
@@ -176,28 +199,23 @@ impl Webhooks for PlivoWebhooks {
             return false;
         }
         // V3 signs the parameters too. Plivo's messaging callbacks may carry only V2, which
-        // signs the address and a nonce: that nonce is accepted once (`single_use`).
-        if let (Some(sig), Some(nonce)) = (
-            req.header("x-plivo-signature-v3"),
-            req.header("x-plivo-signature-v3-nonce"),
-        ) {
-            return v3_valid(token, &req.method, &req.url, &req.form, nonce, sig);
-        }
-        match (
-            req.header("x-plivo-signature-v2")
-                .or_else(|| req.header("x-plivo-signature-ma-v2")),
-            req.header("x-plivo-signature-v2-nonce"),
-        ) {
-            (Some(sig), Some(nonce)) => v2_valid(token, &req.url, nonce, sig),
-            _ => false,
+        // signs the address and a nonce. Neither signs a time: each nonce is accepted once
+        // (`single_use`).
+        match signed(req) {
+            Some(Signed::V3 { signature, nonce }) => {
+                v3_valid(token, &req.method, &req.url, &req.form, nonce, signature)
+            }
+            Some(Signed::V2 { signature, nonce }) => v2_valid(token, &req.url, nonce, signature),
+            None => false,
         }
     }
 
+    /// The nonce of the signature `verify` checked, marked with its version.
     fn single_use(&self, req: &WebhookRequest) -> Option<String> {
-        if req.header("x-plivo-signature-v3").is_some() {
-            return None;
+        match signed(req)? {
+            Signed::V3 { nonce, .. } => Some(format!("v3:{nonce}")),
+            Signed::V2 { nonce, .. } => Some(format!("v2:{nonce}")),
         }
-        req.header("x-plivo-signature-v2-nonce").map(str::to_owned)
     }
 
     fn status(&self, req: &WebhookRequest) -> Option<StatusReport> {
@@ -372,8 +390,9 @@ mod tests {
         ));
     }
 
-    /// A V2-signed request is accepted, and its nonce is to be used once; V3 needs no such
-    /// promise.
+    /// A signed request names the nonce of the signature it was checked by, to be used once:
+    /// V2's, V3's, and V2's again when a V3 signature comes without its nonce (so the V2
+    /// check cannot be had without the V2 nonce being spent).
     #[test]
     fn a_v2_request_names_its_nonce_for_single_use() {
         let request = |headers: &[(&'static str, &str)]| {
@@ -397,7 +416,7 @@ mod tests {
             ("x-plivo-signature-v2-nonce", "12345"),
         ]);
         assert!(PlivoWebhooks.verify(&v2, &credentials));
-        assert_eq!(PlivoWebhooks.single_use(&v2).as_deref(), Some("12345"));
+        assert_eq!(PlivoWebhooks.single_use(&v2).as_deref(), Some("v2:12345"));
         let main_account = request(&[
             ("x-plivo-signature-ma-v2", sig),
             ("x-plivo-signature-v2-nonce", "12345"),
@@ -414,6 +433,16 @@ mod tests {
             ("x-plivo-signature-v3", "x"),
             ("x-plivo-signature-v3-nonce", "1"),
         ]);
-        assert_eq!(PlivoWebhooks.single_use(&v3), None);
+        assert_eq!(PlivoWebhooks.single_use(&v3).as_deref(), Some("v3:1"));
+        let half_v3 = request(&[
+            ("x-plivo-signature-v3", "x"),
+            ("x-plivo-signature-v2", sig),
+            ("x-plivo-signature-v2-nonce", "12345"),
+        ]);
+        assert!(PlivoWebhooks.verify(&half_v3, &credentials));
+        assert_eq!(
+            PlivoWebhooks.single_use(&half_v3).as_deref(),
+            Some("v2:12345")
+        );
     }
 }

@@ -139,9 +139,6 @@ impl Engine {
                         ),
                         Err(e) => tracing::warn!(error = %e, "settling ambiguous sends failed"),
                     }
-                    if let Err(e) = super::webhook_nonces::prune(&this.db, now_millis()).await {
-                        tracing::warn!(error = %e, "dropping old webhook nonces failed");
-                    }
                 }
                 tokio::select! {
                     () = this.wake.notified() => {}

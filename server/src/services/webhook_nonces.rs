@@ -1,12 +1,10 @@
-//! Webhook nonces accepted once (see migration 12): a signature that covers neither the
-//! parameters nor a time is only as good as the promise that its nonce is new.
+//! Webhook nonces accepted once (see migration 12): a signature that signs no time is only
+//! as good as the promise that its nonce is new. They are kept for good: a nonce forgotten
+//! would make its captured signature valid again, for any body (Plivo's V2 signs none).
 
 use super::rule_sql::Sql;
 use crate::db;
 use sea_orm::{ConnectionTrait, DbErr};
-
-/// How long a nonce is remembered. Providers retry a callback for hours, not weeks.
-pub const KEPT_MS: i64 = 30 * 24 * 3600 * 1000;
 
 /// The longest nonce kept; a provider's is some twenty digits.
 pub const NONCE_MAX: usize = 255;
@@ -36,12 +34,4 @@ pub async fn forget(db: &impl ConnectionTrait, nonce: &str) -> Result<(), DbErr>
     q.push("DELETE FROM webhook_nonces WHERE nonce = ")
         .bind(nonce.to_owned());
     db.execute(q.statement()).await.map(|_| ())
-}
-
-/// Drops nonces older than [`KEPT_MS`]; returns how many.
-pub async fn prune(db: &impl ConnectionTrait, now: i64) -> Result<u64, DbErr> {
-    let mut q = Sql::new(db.get_database_backend());
-    q.push("DELETE FROM webhook_nonces WHERE seen_at < ")
-        .bind(now - KEPT_MS);
-    Ok(db.execute(q.statement()).await?.rows_affected())
 }

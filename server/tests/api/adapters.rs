@@ -496,9 +496,11 @@ both_backends! {
             mac.update(text.as_bytes());
             STANDARD.encode(mac.finalize().into_bytes())
         };
-        let res = app.new_client().post(&url).form(&form).header("X-Plivo-Signature-V3", v3).header("X-Plivo-Signature-V3-Nonce", "98765").send().await.unwrap();
-        assert_eq!(res.status(), StatusCode::NO_CONTENT);
+        let send_v3 = || app.new_client().post(&url).form(&form).header("X-Plivo-Signature-V3", v3.clone()).header("X-Plivo-Signature-V3-Nonce", "98765").send();
+        assert_eq!(send_v3().await.unwrap().status(), StatusCode::NO_CONTENT);
         assert_eq!(consent().await, "opted_out");
+        // V3 signs no time either: the very same request again is a replay.
+        assert_eq!(send_v3().await.unwrap().status(), StatusCode::FORBIDDEN);
         let res = app.new_client().post(&url).form(&form).header("X-Plivo-Signature-V3", "AAAA").header("X-Plivo-Signature-V3-Nonce", "98765").send().await.unwrap();
         assert_eq!(res.status(), StatusCode::FORBIDDEN);
         // Plivo's messaging callbacks may carry only V2: the address (without its query) and a
@@ -519,7 +521,12 @@ both_backends! {
         assert_eq!(consent().await, "opted_out");
         assert_eq!(send_v2(with_text("START"), v2.clone()).await.unwrap().status(), StatusCode::NO_CONTENT);
         assert_eq!(consent().await, "opted_in");
-        assert_eq!(send_v2(with_text("STOP"), v2).await.unwrap().status(), StatusCode::FORBIDDEN);
+        assert_eq!(send_v2(with_text("STOP"), v2.clone()).await.unwrap().status(), StatusCode::FORBIDDEN);
+        assert_eq!(consent().await, "opted_in");
+        // A V3 signature without its nonce does not make the V2 check skip the V2 nonce.
+        let res = app.new_client().post(&url).form(&with_text("STOP")).header("X-Plivo-Signature-V3", "x")
+            .header("X-Plivo-Signature-V2", v2).header("X-Plivo-Signature-V2-Nonce", "55501").send().await.unwrap();
+        assert_eq!(res.status(), StatusCode::FORBIDDEN);
         assert_eq!(consent().await, "opted_in");
 
         // The generic gateway: Standard Webhooks with the integration's signing secret. A HELP
