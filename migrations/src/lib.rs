@@ -15,6 +15,7 @@ mod m20261126_000009_publication_marks_codes;
 mod m20261202_000010_claims_without_leases;
 mod m20261202_000011_number_opt_outs;
 mod m20261202_000012_webhook_nonces;
+mod m20261206_000013_listed_numbers_opted_out;
 
 pub struct Migrator;
 
@@ -34,6 +35,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261202_000010_claims_without_leases::Migration),
             Box::new(m20261202_000011_number_opt_outs::Migration),
             Box::new(m20261202_000012_webhook_nonces::Migration),
+            Box::new(m20261206_000013_listed_numbers_opted_out::Migration),
         ]
     }
 }

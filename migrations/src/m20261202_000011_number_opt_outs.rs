@@ -4,8 +4,7 @@
 //! nothing, and a customer created or imported later with a number that had replied STOP
 //! started out able to receive marketing. An opted-out number gets nothing more until it
 //! replies START, whoever it is filed under. Filled from the customers opted out by an SMS
-//! reply; the other customers filed under those numbers are opted out too, with a ledger
-//! entry each.
+//! reply.
 
 use sea_orm_migration::prelude::*;
 use sea_orm_migration::sea_orm::ConnectionTrait;
@@ -17,35 +16,19 @@ pub struct Migration;
 impl MigrationTrait for Migration {
     async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
         let db = manager.get_connection();
-        let now = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_millis() as i64)
-            .unwrap_or_default();
-        let listed = "c.sms_consent <> 'opted_out' AND c.phone IN (SELECT phone FROM sms_opt_outs)";
         for sql in [
             "CREATE TABLE sms_opt_outs (
                 phone VARCHAR(32) NOT NULL PRIMARY KEY,
                 actor TEXT NULL,
                 created_at BIGINT NOT NULL
-            )"
-            .to_owned(),
+            )",
             "INSERT INTO sms_opt_outs (phone, actor, created_at)
                 SELECT c.phone, MAX(l.actor), MAX(l.created_at) FROM customers c
                 JOIN consent_changes l ON l.customer_id = c.id AND l.source = 'sms' AND l.state = 'opted_out'
                 WHERE c.sms_consent = 'opted_out' AND c.phone IS NOT NULL AND c.phone <> ''
-                GROUP BY c.phone".to_owned(),
-            format!(
-                "INSERT INTO consent_changes (id, customer_id, state, source, actor, created_at)
-                SELECT 'cons_' || c.id || '_number', c.id, 'opted_out', 'sms',
-                    'Their number replied STOP earlier', {now}
-                FROM customers c WHERE {listed}"
-            ),
-            format!(
-                "UPDATE customers SET sms_consent = 'opted_out', updated_at = {now}
-                WHERE id IN (SELECT c.id FROM customers c WHERE {listed})"
-            ),
+                GROUP BY c.phone",
         ] {
-            db.execute_unprepared(&sql).await?;
+            db.execute_unprepared(sql).await?;
         }
         Ok(())
     }

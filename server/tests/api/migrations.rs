@@ -206,7 +206,8 @@ async fn claims_without_leases_postgres() {
 }
 
 /// Migration 11: the numbers of customers an SMS reply opted out are on the number list; an
-/// opt-out made by hand is the customer's, not the number's.
+/// opt-out made by hand is the customer's, not the number's. Migration 13 (on a database that
+/// has run 11): the other customers filed under a listed number are opted out.
 async fn number_opt_outs(backend: Backend) {
     let dir = tempfile::tempdir().unwrap();
     let (url, name) = fresh_database(backend, dir.path()).await;
@@ -236,11 +237,20 @@ async fn number_opt_outs(backend: Backend) {
         )
         .await;
     }
-    Migrator::up(&db, None).await.unwrap();
+    Migrator::up(&db, Some(1)).await.unwrap();
     assert_eq!(
         number(&db, "SELECT COUNT(*) FROM sms_opt_outs").await,
         Some(1)
     );
+    assert_eq!(
+        number(
+            &db,
+            "SELECT COUNT(*) FROM customers WHERE id = 'cust_d' AND sms_consent = 'opted_in'"
+        )
+        .await,
+        Some(1)
+    );
+    Migrator::up(&db, None).await.unwrap();
     assert_eq!(
         number(
             &db,
