@@ -352,7 +352,8 @@ impl From<ClaimedRow> for Claimed {
 }
 
 /// Of the claimed deliveries, skips those whose customer has opted out since they were
-/// queued, and returns their ids.
+/// queued, or whose number is on the STOP list (a record written on another server while
+/// its number replied STOP can still say "opted in"), and returns their ids.
 pub async fn skip_opted_out(
     db: &impl ConnectionTrait,
     claimed: &[Claimed],
@@ -367,9 +368,9 @@ pub async fn skip_opted_out(
     }
     let backend = db.get_database_backend();
     let mut q = Sql::new(backend);
-    q.push("SELECT d.id FROM deliveries d JOIN customers c ON c.id = d.customer_id WHERE c.sms_consent = 'opted_out' AND d.id IN (");
+    q.push("SELECT d.id FROM deliveries d JOIN customers c ON c.id = d.customer_id WHERE d.id IN (");
     push_ids(&mut q, &ids);
-    q.push(")");
+    q.push(") AND (c.sms_consent = 'opted_out' OR EXISTS (SELECT 1 FROM sms_opt_outs o WHERE o.phone = d.recipient))");
     let out: Vec<i64> = db
         .query_all(q.statement())
         .await?
