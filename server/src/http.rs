@@ -103,7 +103,10 @@ pub fn api_routes(state: &AppState) -> Router<AppState> {
         )
         .route(
             "/v1/integrations/sms/{id}/test",
-            post(integrations::test_send),
+            post(integrations::test_send).route_layer(middleware::from_fn_with_state(
+                state.clone(),
+                idempotency::idempotent,
+            )),
         )
         .route(
             "/v1/integrations/sms/{id}/messages",

@@ -78,9 +78,10 @@ pub struct Distribution {
     /// `draft`, `sending` or `sent`.
     pub status: String,
     /// `{audience, queued, sent, delivered, failed, skipped: {opted_out, invalid_phone, no_phone,
-    /// duplicate}, redeemed, segments_total, …}` once sent.
-    #[schema(value_type = Option<Object>)]
-    pub stats: Option<Value>,
+    /// duplicate}, redeemed, segments_total, …}`: all zero until it is sent. Lists leave
+    /// `redeemed` null (counting it reads every message); get the distribution for it.
+    #[schema(value_type = Object)]
+    pub stats: Value,
     pub created_at: String,
     pub updated_at: String,
     pub sent_at: Option<String>,
@@ -90,7 +91,8 @@ pub struct Distribution {
 impl From<DistributionView> for Distribution {
     fn from(d: DistributionView) -> Self {
         Self {
-            stats: d.stats.map(|s| {
+            stats: {
+                let s = d.stats.unwrap_or_default();
                 serde_json::json!({
                     "audience": s.audience,
                     "queued": s.queued,
@@ -104,7 +106,7 @@ impl From<DistributionView> for Distribution {
                     "segments_total": s.segments_total,
                     "codes_published": s.codes_published,
                 })
-            }),
+            },
             id: d.id,
             name: d.name,
             mode: d.mode,
@@ -258,10 +260,20 @@ pub async fn list(
         limit: query.limit,
         starting_after: query.starting_after,
     })?;
-    let (items, has_more) = state.distributions.list(query.status, page).await?;
+    let status = one_of(query.status, &["draft", "sending", "sent"])?;
+    let (items, has_more) = state.distributions.list(status, page).await?;
     Ok(Json(DistributionList {
         has_more,
-        data: items.into_iter().map(Distribution::from).collect(),
+        data: items
+            .into_iter()
+            .map(|d| {
+                let mut d = Distribution::from(d);
+                if let Some(stats) = d.stats.as_object_mut() {
+                    stats.insert("redeemed".into(), Value::Null);
+                }
+                d
+            })
+            .collect(),
     }))
 }
 
@@ -353,11 +365,27 @@ pub async fn send(
     Ok((StatusCode::ACCEPTED, Json(outcome)))
 }
 
+/// A status filter: empty for none, else one of `allowed` (a field error names them).
+fn one_of(status: Option<String>, allowed: &[&str]) -> Result<Option<String>, ApiError> {
+    match status.filter(|s| !s.is_empty()) {
+        None => Ok(None),
+        Some(s) if allowed.contains(&s.as_str()) => Ok(Some(s)),
+        Some(s) => Err(ApiError(AppError::validation(
+            "status",
+            format!(
+                "{s:?} is no status here; use one of {}.",
+                allowed.join(", ")
+            ),
+        ))),
+    }
+}
+
 #[derive(Deserialize, IntoParams)]
 pub struct MessagesQuery {
     /// Name, number or text contains.
     pub q: Option<String>,
-    /// queued, accepted, sent, delivered, failed, skipped or unknown.
+    /// queued (or pending), accepted, sent, delivered, undelivered, failed (with undelivered),
+    /// skipped or unknown.
     pub status: Option<String>,
     /// The last message id (`msg_…`) of the page before.
     pub starting_after: Option<String>,
@@ -369,6 +397,8 @@ pub struct MessagesQuery {
 pub struct MessageItem {
     /// `msg_…`
     pub id: String,
+    /// The customer's id (`cust_…`), as `customer_id`.
+    pub customer: Option<String>,
     pub customer_id: Option<String>,
     pub customer_name: Option<String>,
     /// The number, masked.
@@ -388,6 +418,7 @@ impl From<app::dto::MessageLine> for MessageItem {
     fn from(m: app::dto::MessageLine) -> Self {
         Self {
             id: super::extract::message_id(m.id),
+            customer: m.customer_id.clone(),
             customer_id: m.customer_id,
             customer_name: m.customer_name,
             to: m.to,
@@ -426,14 +457,33 @@ pub async fn messages(
             ))
         })?),
     };
+    let limit = super::api_keys::page(super::api_keys::ListParams {
+        limit: query.limit.map(u64::from),
+        starting_after: None,
+    })?
+    .limit;
+    let status = one_of(
+        query.status,
+        &[
+            "queued",
+            "pending",
+            "accepted",
+            "sent",
+            "delivered",
+            "undelivered",
+            "failed",
+            "skipped",
+            "unknown",
+        ],
+    )?;
     let page = state
         .distributions
         .messages(
             &id,
             query.q.as_deref().unwrap_or_default(),
-            query.status,
+            status,
             after,
-            query.limit.unwrap_or(50),
+            u32::try_from(limit).unwrap_or(u32::MAX),
         )
         .await?;
     Ok(Json(MessageList {

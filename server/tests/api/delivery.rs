@@ -179,6 +179,19 @@ both_backends! {
         assert_eq!(res.status(), StatusCode::NOT_FOUND);
         let body: serde_json::Value = res.json().await.unwrap();
         assert_eq!(body["error"]["code"], "not_found", "{body}");
+
+        // A retried test send with the same Idempotency-Key is answered again, not sent again.
+        let send = || app.new_client().post(app.url(&format!("/v1/integrations/sms/{id}/test"))).bearer_auth(&admin)
+            .header("Idempotency-Key", "test-send-1").json(&json!({"to": "+14155550125", "body": "Once"})).send();
+        let first = send().await.unwrap();
+        assert_eq!(first.status(), StatusCode::OK);
+        let first: serde_json::Value = first.json().await.unwrap();
+        let again = send().await.unwrap();
+        assert_eq!(again.status(), StatusCode::OK);
+        assert_eq!(again.headers().get("idempotent-replayed").and_then(|v| v.to_str().ok()), Some("true"));
+        let again: serde_json::Value = again.json().await.unwrap();
+        assert_eq!(again["message_id"], first["message_id"]);
+        assert_eq!(callback_urls(&fake).await.len(), 3, "the provider got the message once");
     }
 }
 

@@ -81,6 +81,8 @@ both_backends! {
         let (status, draft) = post(&app, &key, "/v1/distributions", json!({"name": "Summer blast", "purpose": "unique_codes"})).await;
         assert_eq!(status, StatusCode::CREATED, "{draft}");
         assert_eq!(draft["status"], "draft");
+        assert_eq!(draft["stats"]["queued"], 0, "a draft's stats are zero, not null: {draft}");
+        assert_eq!(draft["stats"]["skipped"]["opted_out"], 0);
         assert_eq!(draft["integration"], integration.as_str(), "the default integration is preselected");
         let id = draft["id"].as_str().unwrap().to_owned();
         let review = get(&app, &key, &format!("/v1/distributions/{id}/review")).await;
@@ -154,6 +156,17 @@ both_backends! {
         let messages = get(&app, &key, &format!("/v1/distributions/{id}/messages?limit=100")).await;
         let rows = messages["data"].as_array().unwrap();
         assert_eq!(rows.len(), 6);
+        assert!(rows.iter().all(|r| r["customer"].as_str().is_some_and(|c| c.starts_with("cust_")) && r["customer"] == r["customer_id"]), "{messages}");
+        // Paging and filters out of range are field errors, not a quietly different page.
+        for bad in ["limit=0", "limit=501", "status=sending"] {
+            let res = app.new_client().get(app.url(&format!("/v1/distributions/{id}/messages?{bad}"))).bearer_auth(&key).send().await.unwrap();
+            assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY, "{bad}");
+            let body: Value = res.json().await.unwrap();
+            let field = bad.split('=').next().unwrap();
+            assert!(body["error"]["fields"][field].is_string(), "{bad}: {body}");
+        }
+        let queued = get(&app, &key, &format!("/v1/distributions/{id}/messages?status=queued")).await;
+        assert_eq!(queued["data"], json!([]));
         // Pages of the log follow message ids (msg_…).
         let first = get(&app, &key, &format!("/v1/distributions/{id}/messages?limit=4")).await;
         assert_eq!(first["has_more"], true);
@@ -509,9 +522,11 @@ both_backends! {
         paged.extend(ids_of(&second));
         assert_eq!(paged, ids_of(&whole), "the pages make up the list, in its order");
         assert_eq!(paged.iter().cloned().collect::<HashSet<_>>(), ids);
-        for bad in ["limit=0", "limit=501", "starting_after=dist_nope"] {
+        for bad in ["limit=0", "limit=501", "starting_after=dist_nope", "status=finished"] {
             let res = app.new_client().get(app.url(&format!("/v1/distributions?{bad}"))).bearer_auth(&key).send().await.unwrap();
             assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY, "{bad}");
         }
+        // A list does not count redemptions (that reads every message): it says so with null.
+        assert!(whole["data"].as_array().unwrap().iter().all(|d| d["stats"]["redeemed"].is_null() && d["stats"]["queued"].is_u64()), "{whole}");
     }
 }
