@@ -368,7 +368,9 @@ pub async fn skip_opted_out(
     }
     let backend = db.get_database_backend();
     let mut q = Sql::new(backend);
-    q.push("SELECT d.id FROM deliveries d JOIN customers c ON c.id = d.customer_id WHERE d.id IN (");
+    q.push(
+        "SELECT d.id FROM deliveries d JOIN customers c ON c.id = d.customer_id WHERE d.id IN (",
+    );
     push_ids(&mut q, &ids);
     q.push(") AND (c.sms_consent = 'opted_out' OR EXISTS (SELECT 1 FROM sms_opt_outs o WHERE o.phone = d.recipient))");
     let out: Vec<i64> = db
