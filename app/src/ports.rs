@@ -192,8 +192,14 @@ pub trait Integrations: Send + Sync + 'static {
         body: &str,
         default_country: &str,
     ) -> Result<TestSendResult, AppError>;
-    /// The integration's latest messages (test sends, replies and distribution traffic).
-    async fn messages(&self, id: &str, limit: u32) -> Result<Vec<DeliveryView>, AppError>;
+    /// The integration's messages (test sends, replies and distribution traffic), newest
+    /// first: `limit` of them before message `before`.
+    async fn messages(
+        &self,
+        id: &str,
+        before: Option<i64>,
+        limit: u32,
+    ) -> Result<Vec<DeliveryView>, AppError>;
     /// What the sandbox recorded, newest first (empty for real providers).
     async fn sandbox_inbox(&self, id: &str, limit: u32) -> Result<Vec<SandboxMessage>, AppError>;
 }

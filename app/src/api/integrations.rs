@@ -125,7 +125,7 @@ pub async fn integration_activity(
         async {
             require_role(Role::Admin)?;
             let integrations = ports()?.integrations;
-            let messages = integrations.messages(&id, 50).await?;
+            let messages = integrations.messages(&id, None, 50).await?;
             let inbox = integrations.sandbox_inbox(&id, 50).await?;
             Ok((messages, inbox))
         }

@@ -58,6 +58,9 @@ pub struct DistributionRequest {
     pub template: Option<String>,
     pub smart_encoding: Option<bool>,
     pub reminders: Option<Vec<ReminderBody>>,
+    /// What starts an automatic distribution; not taken yet (a field error, not ignored).
+    #[schema(value_type = Option<Object>)]
+    pub trigger: Option<serde_json::Value>,
 }
 
 #[derive(Serialize, ToSchema)]
@@ -147,6 +150,13 @@ impl From<DistributionView> for Distribution {
 }
 
 fn input(r: DistributionRequest) -> Result<DistributionInput, ApiError> {
+    if r.trigger.as_ref().is_some_and(|t| !t.is_null()) {
+        return Err(AppError::validation(
+            "trigger",
+            "Automatic distributions (a trigger) are not available yet; leave it out for a manual one.",
+        )
+        .into());
+    }
     let audience = match r.audience {
         None => None,
         Some(AudienceBody {

@@ -288,18 +288,36 @@ pub struct MessageList {
     pub has_more: bool,
 }
 
-/// The integration's latest 100 messages, newest first.
+/// The integration's messages, newest first, paged (`limit`, `starting_after`).
 #[utoipa::path(get, path = "/v1/integrations/sms/{id}/messages", tag = "integrations", security(("bearer" = [])),
-    params(("id" = String, Path)),
-    responses((status = 200, body = MessageList), (status = 404, body = ErrorBody)))]
+    params(("id" = String, Path), ListParams),
+    responses((status = 200, body = MessageList), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
 pub async fn messages(
     _: AdminCaller,
     State(state): State<AppState>,
     Path(id): Path<String>,
+    ApiQuery(params): ApiQuery<ListParams>,
 ) -> Result<Json<MessageList>, ApiError> {
-    let rows = state.integrations.messages(&id, 100).await?;
+    let page = super::api_keys::page(params)?;
+    let before = match page.starting_after.as_deref() {
+        None | Some("") => None,
+        Some(a) => Some(super::extract::parse_message_id(a).ok_or_else(|| {
+            ApiError(app::error::AppError::validation(
+                "starting_after",
+                "Give the id of a message (msg_…) from the page before.",
+            ))
+        })?),
+    };
+    let limit = u32::try_from(page.limit).unwrap_or(u32::MAX);
+    // One more than asked says whether more follow.
+    let mut rows = state
+        .integrations
+        .messages(&id, before, limit.saturating_add(1))
+        .await?;
+    let has_more = rows.len() > limit as usize;
+    rows.truncate(limit as usize);
     Ok(Json(MessageList {
-        has_more: rows.len() == 100,
+        has_more,
         data: rows.into_iter().map(Message::from).collect(),
     }))
 }

@@ -837,9 +837,13 @@ pub async fn get(
 pub async fn recent(
     db: &impl ConnectionTrait,
     integration_id: &str,
+    before: Option<i64>,
     limit: u32,
 ) -> Result<Vec<DeliveryView>, DbErr> {
     views(db, integration_id, |q| {
+        if let Some(before) = before {
+            q.push(" AND id < ").bind(before);
+        }
         q.push(" ORDER BY id DESC LIMIT ").bind(i64::from(limit));
     })
     .await

@@ -73,9 +73,14 @@ impl Integrations for IntegrationService {
     async fn delete(&self, id: &str) -> Result<(), AppError> {
         self.delete_impl(id).await
     }
-    async fn messages(&self, id: &str, limit: u32) -> Result<Vec<DeliveryView>, AppError> {
+    async fn messages(
+        &self,
+        id: &str,
+        before: Option<i64>,
+        limit: u32,
+    ) -> Result<Vec<DeliveryView>, AppError> {
         self.find(id).await?;
-        deliveries::recent(&self.db, id, limit.clamp(1, 200))
+        deliveries::recent(&self.db, id, before, limit.clamp(1, 500))
             .await
             .map_err(internal)
     }

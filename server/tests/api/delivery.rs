@@ -192,6 +192,24 @@ both_backends! {
         let again: serde_json::Value = again.json().await.unwrap();
         assert_eq!(again["message_id"], first["message_id"]);
         assert_eq!(callback_urls(&fake).await.len(), 3, "the provider got the message once");
+
+        // The integration's messages page like every list, newest first.
+        let all = get(&app, &admin, &format!("/v1/integrations/sms/{id}/messages")).await;
+        let ids: Vec<&str> = all["data"].as_array().unwrap().iter().map(|m| m["id"].as_str().unwrap()).collect();
+        assert_eq!(ids.len(), 3);
+        assert_eq!(all["has_more"], false);
+        let first = get(&app, &admin, &format!("/v1/integrations/sms/{id}/messages?limit=2")).await;
+        assert_eq!(first["has_more"], true);
+        let last = first["data"][1]["id"].as_str().unwrap();
+        let rest = get(&app, &admin, &format!("/v1/integrations/sms/{id}/messages?limit=2&starting_after={last}")).await;
+        assert_eq!(rest["has_more"], false);
+        let paged: Vec<&str> = first["data"].as_array().unwrap().iter().chain(rest["data"].as_array().unwrap())
+            .map(|m| m["id"].as_str().unwrap()).collect();
+        assert_eq!(paged, ids);
+        for bad in ["limit=0", "limit=501", "starting_after=abc"] {
+            let res = app.new_client().get(app.url(&format!("/v1/integrations/sms/{id}/messages?{bad}"))).bearer_auth(&admin).send().await.unwrap();
+            assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY, "{bad}");
+        }
     }
 }
 

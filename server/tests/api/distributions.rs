@@ -96,6 +96,12 @@ both_backends! {
         let body: Value = res.json().await.unwrap();
         assert!(body["error"]["fields"]["template"].as_str().unwrap().contains("customer.nickname"), "{body}");
         assert!(body["error"]["fields"]["mode"].is_string());
+        // A trigger is refused out loud rather than dropped.
+        let res = app.new_client().patch(app.url(&format!("/v1/distributions/{id}"))).bearer_auth(&key)
+            .json(&json!({"trigger": {"type": "custom_event", "event": "cart_abandoned"}})).send().await.unwrap();
+        assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
+        let body: Value = res.json().await.unwrap();
+        assert!(body["error"]["fields"]["trigger"].is_string(), "{body}");
         // Errors name the fields as the request does.
         let res = app.new_client().patch(app.url(&format!("/v1/distributions/{id}"))).bearer_auth(&key)
             .json(&json!({"campaign": "cmp_missing", "integration": "int_missing"})).send().await.unwrap();
