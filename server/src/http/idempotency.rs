@@ -1,13 +1,13 @@
-//! `Idempotency-Key` for mutations that assign codes (and, later, send): the first answer to a
+//! `Idempotency-Key` for mutations that assign codes or send: the first answer to a
 //! key is stored and every retry with the same key and the same request replays it, marked
 //! `Idempotent-Replayed: true`. The same key with a different request is refused (422), and
 //! a retry that arrives while the first is still running gets 409.
 //!
 //! Keys belong to the API key that used them and live for 24 hours. Only answers that mean
 //! something for a retry are kept: authentication failures, rate limits, conflicts (which say
-//! "not now") and server errors are not, so the retry runs again. A request that never
-//! finishes (the client went away, the handler panicked) releases its key; one left behind by
-//! a process that died is released after ten minutes.
+//! "not now") and server errors are not, so the retry runs again. A request whose client went
+//! away still runs to its end and keeps its answer; one whose handler panicked releases its
+//! key, and one left behind by a process that died is released after ten minutes.
 
 use super::{api_auth::Caller, error::ApiError};
 use crate::{db, ids::now_millis, services::rule_sql::Sql, startup::AppState};
@@ -108,49 +108,60 @@ pub async fn idempotent(State(state): State<AppState>, req: Request, next: Next)
         Ok(Some(answer)) => return answer,
         Err(e) => return ApiError(AppError::internal(&e)).into_response(),
     }
-    let mut claimed = Claimed {
-        db: db.clone(),
-        caller: caller.clone(),
-        key: key.clone(),
-        settled: false,
-    };
-
-    let response = next
-        .run(Request::from_parts(parts, Body::from(bytes)))
-        .await;
-    let status = response.status();
-    let keep = !status.is_server_error()
-        && !matches!(
-            status,
-            StatusCode::UNAUTHORIZED
-                | StatusCode::FORBIDDEN
-                | StatusCode::CONFLICT
-                | StatusCode::TOO_MANY_REQUESTS
-        );
-    let (head, body) = response.into_parts();
-    let Ok(body) = to_bytes(body, MAX_BODY).await else {
-        // (The guard releases the key.)
-        return StatusCode::INTERNAL_SERVER_ERROR.into_response();
-    };
-    let stored = if keep {
-        let mut q = Sql::new(db.get_database_backend());
-        q.push("UPDATE idempotency_keys SET status = ")
-            .bind(i32::from(status.as_u16()))
-            .push(", body = ")
-            .bind(String::from_utf8_lossy(&body).into_owned())
-            .push(" WHERE caller = ")
-            .bind(caller.clone())
-            .push(" AND idem_key = ")
-            .bind(key.clone());
-        db.execute(q.statement()).await.map(|_| ())
-    } else {
-        forget(db, &caller, &key).await
-    };
-    claimed.settled = true;
-    if let Err(e) = stored {
-        tracing::warn!(error = %e, "storing an idempotent answer failed");
-    }
-    Response::from_parts(head, Body::from(body))
+    // From here the request runs on a task of its own: a client that hangs up (its timeout
+    // shorter than a test send's wait, say) does not cancel it, so its answer is stored and
+    // the retry replays it instead of doing the work again.
+    let db = db.clone();
+    let finished = tokio::spawn(async move {
+        let mut claimed = Claimed {
+            db: db.clone(),
+            caller: caller.clone(),
+            key: key.clone(),
+            settled: false,
+        };
+        let response = next
+            .run(Request::from_parts(parts, Body::from(bytes)))
+            .await;
+        let status = response.status();
+        let keep = !status.is_server_error()
+            && !matches!(
+                status,
+                StatusCode::UNAUTHORIZED
+                    | StatusCode::FORBIDDEN
+                    | StatusCode::CONFLICT
+                    | StatusCode::TOO_MANY_REQUESTS
+            );
+        let (head, body) = response.into_parts();
+        let Ok(body) = to_bytes(body, MAX_BODY).await else {
+            // (The guard releases the key.)
+            return StatusCode::INTERNAL_SERVER_ERROR.into_response();
+        };
+        let stored = if keep {
+            let mut q = Sql::new(db.get_database_backend());
+            q.push("UPDATE idempotency_keys SET status = ")
+                .bind(i32::from(status.as_u16()))
+                .push(", body = ")
+                .bind(String::from_utf8_lossy(&body).into_owned())
+                .push(" WHERE caller = ")
+                .bind(caller.clone())
+                .push(" AND idem_key = ")
+                .bind(key.clone());
+            db.execute(q.statement()).await.map(|_| ())
+        } else {
+            forget(&db, &caller, &key).await
+        };
+        claimed.settled = true;
+        if let Err(e) = stored {
+            tracing::warn!(error = %e, "storing an idempotent answer failed");
+        }
+        Response::from_parts(head, Body::from(body))
+    })
+    .await;
+    // A handler that panicked has released its key (the guard, while unwinding).
+    finished.unwrap_or_else(|e| {
+        tracing::error!(error = %e, "an idempotent request failed");
+        ApiError(AppError::internal(&e)).into_response()
+    })
 }
 
 /// Records the key as in progress, or answers from what is stored under it.

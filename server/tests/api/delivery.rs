@@ -248,6 +248,39 @@ both_backends! {
 }
 
 both_backends! {
+    async fn a_test_send_whose_client_hung_up_is_replayed_not_sent_again(app: TestApp) {
+        app.with_admin().await;
+        let admin = app.api_key("admin").await;
+        let fake = MockServer::start().await;
+        // The provider takes 2 s to answer; the client gives up after 300 ms.
+        Mock::given(method("POST")).respond_with(accepted_json().set_delay(std::time::Duration::from_secs(2))).mount(&fake).await;
+        let id = twilio_integration(&app, &admin, &fake, 10).await;
+        let url = app.url(&format!("/v1/integrations/sms/{id}/test"));
+        let impatient = reqwest::Client::builder().timeout(std::time::Duration::from_millis(300)).build().unwrap();
+        let gave_up = impatient.post(&url).bearer_auth(&admin).header("Idempotency-Key", "hung-up")
+            .json(&json!({"to": "+14155550126", "body": "Once only"})).send().await;
+        assert!(gave_up.is_err(), "the client timed out");
+        // The retry waits while the first runs (409), then gets its answer.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+        let answer = loop {
+            let res = app.new_client().post(&url).bearer_auth(&admin).header("Idempotency-Key", "hung-up")
+                .json(&json!({"to": "+14155550126", "body": "Once only"})).send().await.unwrap();
+            if res.status() != StatusCode::CONFLICT {
+                let replayed = res.headers().get("idempotent-replayed").and_then(|v| v.to_str().ok()) == Some("true");
+                break Some((res.status(), replayed, res.json::<serde_json::Value>().await.unwrap()));
+            }
+            assert!(std::time::Instant::now() < deadline, "the first test send never answered");
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        };
+        let (status, replayed, body) = answer.unwrap();
+        assert_eq!(status, StatusCode::OK, "{body}");
+        assert!(replayed, "the retry got the stored answer: {body}");
+        assert_eq!(body["accepted"], true, "{body}");
+        assert_eq!(callback_urls(&fake).await.len(), 1, "the provider got the message once");
+    }
+}
+
+both_backends! {
     async fn consent_is_checked_again_when_sending(app: TestApp) {
         app.with_admin().await;
         let admin = app.api_key("admin").await;
