@@ -75,17 +75,8 @@ async fn verified(
         tracing::warn!(integration = %id, "webhook with a missing or wrong signature");
         return Err(forbidden());
     }
+    // Spent in `handled`, on the task that runs the handler.
     let once = hooks.single_use(&req).map(|nonce| format!("{id}:{nonce}"));
-    if let Some(key) = &once {
-        match webhook_nonces::first_use(&state.db, key, now_millis()).await {
-            Ok(true) => {}
-            Ok(false) => {
-                tracing::warn!(integration = %id, "webhook replayed (its nonce was used before)");
-                return Err(forbidden());
-            }
-            Err(e) => return Err(failed("recording the webhook's nonce failed", &e)),
-        }
-    }
     Ok(Verified {
         integration,
         hooks,
@@ -94,16 +85,30 @@ async fn verified(
     })
 }
 
-/// Runs a verified webhook's handler on a task of its own, so a provider that hangs up (its
-/// timeout, during a slow commit) cannot cancel it half way with its nonce already spent.
-/// Should it fail on our side, or panic, its nonce is forgotten: the provider retries the very
-/// same request, and that retry must count.
+/// Spends a verified webhook's nonce, if its signature needs one, and runs its handler: both
+/// on a task of their own, so a provider that hangs up (its timeout, during a slow commit)
+/// cannot leave the nonce spent and the work undone. Should the handler fail on our side, or
+/// panic, the nonce is forgotten: the provider retries the very same request, and that retry
+/// must count.
 async fn handled<F>(state: &AppState, once: Option<String>, handler: F) -> Response
 where
     F: std::future::Future<Output = Response> + Send + 'static,
 {
     let db = state.db.clone();
     tokio::spawn(async move {
+        if let Some(key) = &once {
+            match webhook_nonces::first_use(&db, key, now_millis()).await {
+                Ok(true) => {}
+                Ok(false) => {
+                    tracing::warn!("webhook replayed (its nonce was used before)");
+                    return (StatusCode::FORBIDDEN, "Forbidden").into_response();
+                }
+                Err(e) => {
+                    tracing::error!(error = %e, "webhook: recording its nonce failed");
+                    return StatusCode::INTERNAL_SERVER_ERROR.into_response();
+                }
+            }
+        }
         let response = match tokio::spawn(handler).await {
             Ok(response) => response,
             Err(e) => {
