@@ -375,6 +375,19 @@ pub async fn send(
     Ok((StatusCode::ACCEPTED, Json(outcome)))
 }
 
+/// What a message log may be filtered to (`queued` is `pending`; `failed` takes `undelivered` in).
+const MESSAGE_STATUSES: &[&str] = &[
+    "queued",
+    "pending",
+    "accepted",
+    "sent",
+    "delivered",
+    "undelivered",
+    "failed",
+    "skipped",
+    "unknown",
+];
+
 /// A status filter: empty for none, else one of `allowed` (a field error names them).
 fn one_of(status: Option<String>, allowed: &[&str]) -> Result<Option<String>, ApiError> {
     match status.filter(|s| !s.is_empty()) {
@@ -472,20 +485,7 @@ pub async fn messages(
         starting_after: None,
     })?
     .limit;
-    let status = one_of(
-        query.status,
-        &[
-            "queued",
-            "pending",
-            "accepted",
-            "sent",
-            "delivered",
-            "undelivered",
-            "failed",
-            "skipped",
-            "unknown",
-        ],
-    )?;
+    let status = one_of(query.status, MESSAGE_STATUSES)?;
     let page = state
         .distributions
         .messages(
@@ -531,7 +531,7 @@ pub async fn messages_csv(
     filter: CsvFilter,
 ) -> Result<Response, ApiError> {
     use futures::TryStreamExt;
-    let status = Some(filter.status).filter(|s| !s.trim().is_empty());
+    let status = one_of(Some(filter.status.trim().to_owned()), MESSAGE_STATUSES)?;
     let lines = state
         .distributions
         .messages_csv(id, &filter.q, status)
@@ -552,7 +552,7 @@ pub async fn messages_csv(
 
 #[utoipa::path(get, path = "/v1/distributions/{id}/messages.csv", tag = "distributions", security(("bearer" = [])),
     params(("id" = String, Path), ("q" = Option<String>, Query, description = "Search name, number or text"),
-        ("status" = Option<String>, Query, description = "queued, accepted, sent, delivered, failed, skipped or unknown")),
+        ("status" = Option<String>, Query, description = "queued (or pending), accepted, sent, delivered, undelivered, failed (with undelivered), skipped or unknown")),
     responses((status = 200, content_type = "text/csv", body = String)))]
 pub async fn export(
     _: Caller,

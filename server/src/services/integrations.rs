@@ -80,7 +80,8 @@ impl Integrations for IntegrationService {
         limit: u32,
     ) -> Result<Vec<DeliveryView>, AppError> {
         self.find(id).await?;
-        deliveries::recent(&self.db, id, before, limit.clamp(1, 500))
+        // Up to a page of 500 and one more, which says whether more follow.
+        deliveries::recent(&self.db, id, before, limit.clamp(1, 501))
             .await
             .map_err(internal)
     }

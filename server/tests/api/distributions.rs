@@ -171,6 +171,8 @@ both_backends! {
             let field = bad.split('=').next().unwrap();
             assert!(body["error"]["fields"][field].is_string(), "{bad}: {body}");
         }
+        let res = app.new_client().get(app.url(&format!("/v1/distributions/{id}/messages.csv?status=sending"))).bearer_auth(&key).send().await.unwrap();
+        assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY, "the CSV takes the same filters");
         let queued = get(&app, &key, &format!("/v1/distributions/{id}/messages?status=queued")).await;
         assert_eq!(queued["data"], json!([]));
         // Pages of the log follow message ids (msg_…).
