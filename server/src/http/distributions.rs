@@ -471,15 +471,7 @@ pub async fn messages(
     Path(id): Path<String>,
     ApiQuery(query): ApiQuery<MessagesQuery>,
 ) -> Result<Json<MessageList>, ApiError> {
-    let after = match query.starting_after.as_deref() {
-        None | Some("") => None,
-        Some(a) => Some(super::extract::parse_message_id(a).ok_or_else(|| {
-            ApiError(AppError::validation(
-                "starting_after",
-                "Give the id of a message (msg_…) from the page before.",
-            ))
-        })?),
-    };
+    let after = super::extract::message_cursor(query.starting_after.as_deref())?;
     let limit = super::api_keys::page(super::api_keys::ListParams {
         limit: query.limit.map(u64::from),
         starting_after: None,

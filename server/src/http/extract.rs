@@ -37,3 +37,17 @@ impl From<QueryRejection> for ApiError {
 }
 
 pub use crate::ids::{message_id, parse_message_id};
+
+/// A message log's `starting_after`: none when empty, else a message id (`msg_…`), or a
+/// field error.
+pub fn message_cursor(starting_after: Option<&str>) -> Result<Option<i64>, ApiError> {
+    match starting_after {
+        None | Some("") => Ok(None),
+        Some(a) => parse_message_id(a).map(Some).ok_or_else(|| {
+            ApiError(AppError::validation(
+                "starting_after",
+                "Give the id of a message (msg_…) from the page before.",
+            ))
+        }),
+    }
+}

@@ -299,15 +299,7 @@ pub async fn messages(
     ApiQuery(params): ApiQuery<ListParams>,
 ) -> Result<Json<MessageList>, ApiError> {
     let page = super::api_keys::page(params)?;
-    let before = match page.starting_after.as_deref() {
-        None | Some("") => None,
-        Some(a) => Some(super::extract::parse_message_id(a).ok_or_else(|| {
-            ApiError(app::error::AppError::validation(
-                "starting_after",
-                "Give the id of a message (msg_…) from the page before.",
-            ))
-        })?),
-    };
+    let before = super::extract::message_cursor(page.starting_after.as_deref())?;
     let limit = u32::try_from(page.limit).unwrap_or(u32::MAX);
     // One more than asked says whether more follow.
     let mut rows = state
