@@ -36,6 +36,10 @@ impl Sql {
         self
     }
 
+    pub fn backend(&self) -> DbBackend {
+        self.backend
+    }
+
     pub fn push(&mut self, sql: &str) -> &mut Self {
         self.text.push_str(sql);
         self
