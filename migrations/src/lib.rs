@@ -16,6 +16,7 @@ mod m20261202_000010_claims_without_leases;
 mod m20261202_000011_number_opt_outs;
 mod m20261202_000012_webhook_nonces;
 mod m20261206_000013_listed_numbers_opted_out;
+mod m20261206_000014_webhook_nonces_settled;
 
 pub struct Migrator;
 
@@ -36,6 +37,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261202_000011_number_opt_outs::Migration),
             Box::new(m20261202_000012_webhook_nonces::Migration),
             Box::new(m20261206_000013_listed_numbers_opted_out::Migration),
+            Box::new(m20261206_000014_webhook_nonces_settled::Migration),
         ]
     }
 }

@@ -16,7 +16,7 @@ use crate::{
     },
     services::{
         deliveries::{self, NewDelivery},
-        webhook_nonces,
+        webhook_nonces::{self, Taken},
     },
     startup::AppState,
 };
@@ -85,11 +85,13 @@ async fn verified(
     })
 }
 
-/// Spends a verified webhook's nonce, if its signature needs one, and runs its handler: both
+/// Takes a verified webhook's nonce, if its signature needs one, and runs its handler: both
 /// on a task of their own, so a provider that hangs up (its timeout, during a slow commit)
-/// cannot leave the nonce spent and the work undone. Should the handler fail on our side, or
-/// panic, the nonce is forgotten: the provider retries the very same request, and that retry
-/// must count.
+/// cannot leave the nonce taken and the work undone. Handled, the nonce is spent for good.
+/// Should the handler fail on our side, or panic, the nonce is forgotten: the provider
+/// retries the very same request, and that retry must count. A retry that arrives while the
+/// first request is still being handled is asked to come back (503 with `Retry-After`), not
+/// refused as a replay: a provider does not retry a 403.
 async fn handled<F>(state: &AppState, once: Option<String>, handler: F) -> Response
 where
     F: std::future::Future<Output = Response> + Send + 'static,
@@ -97,9 +99,18 @@ where
     let db = state.db.clone();
     tokio::spawn(async move {
         if let Some(key) = &once {
-            match webhook_nonces::first_use(&db, key, now_millis()).await {
-                Ok(true) => {}
-                Ok(false) => {
+            match webhook_nonces::take(&db, key, now_millis()).await {
+                Ok(Taken::First) => {}
+                Ok(Taken::Running) => {
+                    tracing::info!("webhook retried while its first request is being handled");
+                    return (
+                        StatusCode::SERVICE_UNAVAILABLE,
+                        [(header::RETRY_AFTER, "5")],
+                        "The same request is being handled; try again shortly.",
+                    )
+                        .into_response();
+                }
+                Ok(Taken::Used) => {
                     tracing::warn!("webhook replayed (its nonce was used before)");
                     return (StatusCode::FORBIDDEN, "Forbidden").into_response();
                 }
@@ -116,9 +127,16 @@ where
                 StatusCode::INTERNAL_SERVER_ERROR.into_response()
             }
         };
-        if let Some(key) = once.filter(|_| response.status().is_server_error()) {
-            if let Err(e) = webhook_nonces::forget(&db, &key).await {
-                tracing::error!(error = %e, "forgetting a failed webhook's nonce failed");
+        if let Some(key) = once {
+            let done = if response.status().is_server_error() {
+                webhook_nonces::forget(&db, &key).await
+            } else {
+                webhook_nonces::settle(&db, &key, now_millis()).await
+            };
+            if let Err(e) = done {
+                // Not settled, a retry is told to come back until the nonce counts as
+                // abandoned, and is then handled again; not forgotten, it is refused.
+                tracing::error!(error = %e, "settling a webhook's nonce failed");
             }
         }
         response

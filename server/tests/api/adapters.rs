@@ -440,6 +440,53 @@ fn vonage_signed(mut params: Vec<(String, String)>, secret: &str) -> Vec<(String
 }
 
 both_backends! {
+    async fn a_webhook_retried_while_its_first_request_runs_comes_back_later(app: TestApp) {
+        use sea_orm::{ConnectionTrait, Database};
+        app.with_admin().await;
+        let admin = app.api_key("admin").await;
+        post(&app, &admin, "/v1/customers", json!({"source_id": "ana", "phone": "+34612345678", "sms_consent": "opted_in"})).await;
+        let consent = || async {
+            crate::helpers::get_json(&app, &admin, "/v1/customers/ana").await["sms_consent"].as_str().unwrap().to_owned()
+        };
+        let (_, p) = post(&app, &admin, "/v1/integrations/sms", json!({"name": "Plivo", "provider": "plivo", "sender": "+14155550100",
+            "credentials": {"auth_id": "MAXXXX", "auth_token": "plivo-token-long"}})).await;
+        let pid = p["id"].as_str().unwrap();
+        let url = app.url(&format!("/webhooks/sms/{pid}/inbound"));
+        let sig = {
+            use hmac::{Hmac, Mac};
+            let mut mac = Hmac::<sha2::Sha256>::new_from_slice(b"plivo-token-long").unwrap();
+            mac.update(format!("{url}55502").as_bytes());
+            STANDARD.encode(mac.finalize().into_bytes())
+        };
+        let form = [("From", "34612345678"), ("To", "14155550100"), ("Text", "STOP"), ("Type", "sms"), ("MessageUUID", "u2")];
+        let send = || app.new_client().post(&url).form(&form)
+            .header("X-Plivo-Signature-V2", sig.clone()).header("X-Plivo-Signature-V2-Nonce", "55502").send();
+        // The first request of this nonce is still being handled (taken a moment ago, not
+        // settled): its retry is asked to come back, and nothing is done twice.
+        let db = Database::connect(&app.database_url).await.unwrap();
+        let now = chrono::Utc::now().timestamp_millis();
+        let key = format!("{pid}:v2:55502");
+        db.execute_unprepared(&format!("INSERT INTO webhook_nonces (nonce, seen_at) VALUES ('{key}', {now})")).await.unwrap();
+        let res = send().await.unwrap();
+        assert_eq!(res.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(res.headers().get("retry-after").and_then(|v| v.to_str().ok()), Some("5"));
+        assert_eq!(consent().await, "opted_in");
+        // Its process stopped while handling it (taken long ago, never settled): the retry
+        // is handled, and the nonce is spent.
+        let long_ago = now - server::services::webhook_nonces::ABANDONED_MS - 1_000;
+        db.execute_unprepared(&format!("UPDATE webhook_nonces SET seen_at = {long_ago} WHERE nonce = '{key}'")).await.unwrap();
+        assert_eq!(send().await.unwrap().status(), StatusCode::NO_CONTENT);
+        assert_eq!(consent().await, "opted_out");
+        let settled = db.query_one(sea_orm::Statement::from_string(db.get_database_backend(),
+            format!("SELECT settled_at FROM webhook_nonces WHERE nonce = '{key}'"))).await.unwrap().unwrap();
+        assert!(settled.try_get::<Option<i64>>("", "settled_at").unwrap().is_some());
+        // Handled once, the same request again is a replay.
+        assert_eq!(send().await.unwrap().status(), StatusCode::FORBIDDEN);
+        db.close().await.ok();
+    }
+}
+
+both_backends! {
     async fn each_providers_webhooks_are_verified_and_read(app: TestApp) {
         app.with_admin().await;
         let admin = app.api_key("admin").await;

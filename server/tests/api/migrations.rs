@@ -304,3 +304,46 @@ async fn number_opt_outs_sqlite() {
 async fn number_opt_outs_postgres() {
     number_opt_outs(Backend::Postgres).await;
 }
+
+/// Migration 14: the webhook nonces kept before were handled to the end, so their replays
+/// stay refused rather than being read as requests still running.
+async fn webhook_nonces_settled(backend: Backend) {
+    let dir = tempfile::tempdir().unwrap();
+    let (url, name) = fresh_database(backend, dir.path()).await;
+    let db = server::db::connect(&url).await.unwrap();
+    Migrator::up(&db, Some(13)).await.unwrap();
+    exec(
+        &db,
+        "INSERT INTO webhook_nonces (nonce, seen_at) VALUES ('int_p:v2:1', 7)",
+    )
+    .await;
+    Migrator::up(&db, None).await.unwrap();
+    assert_eq!(
+        number(
+            &db,
+            "SELECT settled_at FROM webhook_nonces WHERE nonce = 'int_p:v2:1'"
+        )
+        .await,
+        Some(7)
+    );
+    assert_eq!(
+        server::services::webhook_nonces::take(&db, "int_p:v2:1", 1_000_000_000)
+            .await
+            .unwrap(),
+        server::services::webhook_nonces::Taken::Used
+    );
+    db.close().await.ok();
+    if let Some(name) = name {
+        drop_database(&name).await;
+    }
+}
+
+#[tokio::test]
+async fn webhook_nonces_settled_sqlite() {
+    webhook_nonces_settled(Backend::Sqlite).await;
+}
+
+#[tokio::test]
+async fn webhook_nonces_settled_postgres() {
+    webhook_nonces_settled(Backend::Postgres).await;
+}
