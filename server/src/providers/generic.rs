@@ -256,6 +256,7 @@ impl Webhooks for GenericWebhooks {
         let word = req.json["status"].as_str()?.to_owned();
         let error_code = req.json["error_code"].as_str().map(str::to_owned);
         Some(StatusReport {
+            part: None,
             delivery_id: req.delivery_id(),
             provider_id: req.json["id"].as_str().map(str::to_owned),
             status: common_status(&word)?,

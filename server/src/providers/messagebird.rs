@@ -160,6 +160,7 @@ impl Webhooks for MessageBirdWebhooks {
             .field("statusErrorCode")
             .filter(|c| !c.is_empty() && c != "0");
         Some(StatusReport {
+            part: None,
             delivery_id: req.delivery_id(),
             provider_id: req.field("id"),
             status: common_status(&word)?,

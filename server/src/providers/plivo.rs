@@ -225,6 +225,7 @@ impl Webhooks for PlivoWebhooks {
             .filter(|c| !c.is_empty() && *c != "000" && *c != "0")
             .map(str::to_owned);
         Some(StatusReport {
+            part: None,
             delivery_id: req.delivery_id(),
             provider_id: req.param("MessageUUID").map(str::to_owned),
             status: common_status(&word)?,

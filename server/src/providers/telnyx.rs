@@ -159,6 +159,7 @@ impl Webhooks for TelnyxWebhooks {
             .map(str::to_owned)
             .or_else(|| error["code"].as_u64().map(|c| c.to_string()));
         Some(StatusReport {
+            part: None,
             delivery_id: req.delivery_id(),
             provider_id: payload["id"].as_str().map(str::to_owned),
             status: common_status(&word)?,

@@ -121,6 +121,7 @@ impl Webhooks for TwilioWebhooks {
             .filter(|c| !c.is_empty() && *c != "0")
             .map(str::to_owned);
         Some(StatusReport {
+            part: None,
             delivery_id: req.delivery_id(),
             provider_id: req.param("MessageSid").map(str::to_owned),
             status,

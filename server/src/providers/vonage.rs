@@ -236,6 +236,8 @@ impl Webhooks for VonageWebhooks {
         Some(StatusReport {
             delivery_id: req.delivery_id(),
             provider_id: req.field("messageId"),
+            // A long message's parts are reported one by one, each with its own id.
+            part: req.field("messageId"),
             status,
             error_message: error_code.as_deref().map(error_text),
             provider_status: word,

@@ -96,6 +96,9 @@ pub struct StatusReport {
     /// Our delivery id, from the callback URL.
     pub delivery_id: Option<i64>,
     pub provider_id: Option<String>,
+    /// The part it is about, for providers that report each part of a long message on its
+    /// own (Vonage): the part's own message id.
+    pub part: Option<String>,
     /// One of accepted, sent, delivered, undelivered, failed.
     pub status: &'static str,
     /// The provider's own word for it.
@@ -670,6 +673,8 @@ pub async fn apply_status(
     integration_id: &str,
     report: &StatusReport,
 ) -> Result<bool, DbErr> {
+    let combined = combine_parts(db, integration_id, report).await?;
+    let report = combined.as_ref().unwrap_or(report);
     let now = now_millis();
     let mut q = Sql::new(db.get_database_backend());
     q.push("UPDATE deliveries SET status = ")
@@ -735,6 +740,85 @@ pub async fn apply_status(
     }
     q.push("))");
     Ok(db.execute(q.statement()).await?.rows_affected() > 0)
+}
+
+/// A final receipt for one part of a message sent in several, from a provider that reports
+/// parts one by one, stands for the whole message only together with the other parts'
+/// receipts: the message is delivered once every part is, fails (or is undelivered) as soon
+/// as one part does, and is `sent` meanwhile. Returns the report for the whole message, or
+/// `None` when the report is about the whole message already.
+///
+/// Each receipt is written before the parts are counted, and each statement commits on its
+/// own, so of two receipts arriving together at least the later count sees both.
+async fn combine_parts(
+    db: &impl ConnectionTrait,
+    integration_id: &str,
+    report: &StatusReport,
+) -> Result<Option<StatusReport>, DbErr> {
+    let (Some(id), Some(part)) = (report.delivery_id, &report.part) else {
+        return Ok(None);
+    };
+    if rank(report.status) < rank(DELIVERED) {
+        return Ok(None);
+    }
+    let backend = db.get_database_backend();
+    let mut q = Sql::new(backend);
+    q.push("SELECT provider_segments FROM deliveries WHERE id = ")
+        .bind(id)
+        .push(" AND integration_id = ")
+        .bind(integration_id.to_owned());
+    let parts: Option<i32> = match db.query_one(q.statement()).await? {
+        Some(row) => row.try_get("", "provider_segments")?,
+        None => return Ok(None),
+    };
+    let parts = match parts {
+        Some(n) if n > 1 => i64::from(n),
+        _ => return Ok(None),
+    };
+    let now = now_millis();
+    let mut q = Sql::new(backend);
+    q.push("INSERT INTO delivery_part_reports (delivery_id, part_id, status, reported_at) VALUES (")
+        .bind(id)
+        .push(", ")
+        .bind(clip(part, PROVIDER_ID_MAX))
+        .push(", ")
+        .bind(report.status)
+        .push(", ")
+        .bind(now)
+        .push(") ON CONFLICT (delivery_id, part_id) DO UPDATE SET status = excluded.status, reported_at = excluded.reported_at");
+    db.execute(q.statement()).await?;
+    let mut q = Sql::new(backend);
+    q.push("SELECT status, COUNT(*) AS n FROM delivery_part_reports WHERE delivery_id = ")
+        .bind(id)
+        .push(" GROUP BY status");
+    let mut counts = std::collections::HashMap::new();
+    for row in db.query_all(q.statement()).await? {
+        counts.insert(
+            row.try_get::<String>("", "status")?,
+            row.try_get::<i64>("", "n")?,
+        );
+    }
+    let count = |status: &str| counts.get(status).copied().unwrap_or(0);
+    let delivered = count(DELIVERED);
+    let status = if count(FAILED) > 0 {
+        FAILED
+    } else if count(UNDELIVERED) > 0 {
+        UNDELIVERED
+    } else if delivered >= parts {
+        DELIVERED
+    } else {
+        SENT
+    };
+    let provider_status = if status == SENT {
+        format!("{} ({delivered} of {parts} parts)", report.provider_status)
+    } else {
+        report.provider_status.clone()
+    };
+    Ok(Some(StatusReport {
+        status,
+        provider_status,
+        ..report.clone()
+    }))
 }
 
 /// Ambiguous sends nobody confirmed within `older_than` ms are settled as failed (never sent

@@ -440,6 +440,77 @@ fn vonage_signed(mut params: Vec<(String, String)>, secret: &str) -> Vec<(String
 }
 
 both_backends! {
+    async fn a_long_message_is_delivered_when_every_part_is(app: TestApp) {
+        app.with_admin().await;
+        let admin = app.api_key("admin").await;
+        let fake = MockServer::start().await;
+        // Every message goes out in two parts, each with its own id.
+        let counter = std::sync::Arc::new(std::sync::atomic::AtomicU32::new(0));
+        let next = counter.clone();
+        Mock::given(method("POST")).and(path("/sms/json")).respond_with(move |_: &wiremock::Request| {
+            let n = next.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            ResponseTemplate::new(200).set_body_json(json!({"message-count": "2", "messages": [
+                {"to": "34612345678", "message-id": format!("M{n}-1"), "status": "0"},
+                {"to": "34612345678", "message-id": format!("M{n}-2"), "status": "0"}]}))
+        }).mount(&fake).await;
+        let (status, v) = post(&app, &admin, "/v1/integrations/sms", json!({"name": "Vonage", "provider": "vonage", "sender": "Shop",
+            "base_url": fake.uri(),
+            "credentials": {"api_key": "k", "api_secret": "secret-long-enough", "signature_secret": "sig-secret-123"}})).await;
+        assert_eq!(status, StatusCode::CREATED, "{v}");
+        let vid = v["id"].as_str().unwrap();
+        let long = "Your code SUMMER-000000 gets you 20% off everything in the summer sale this week. Show this message at the till or enter the code at checkout online before Sunday.";
+        let mut messages = Vec::new();
+        for _ in 0..2 {
+            let (status, sent) = post(&app, &admin, &format!("/v1/integrations/sms/{vid}/test"), json!({"to": "+34612345678", "body": long})).await;
+            assert_eq!((status, &sent["status"]), (StatusCode::OK, &json!("accepted")), "{sent}");
+            messages.push(sent["message_id"].as_str().unwrap().to_owned());
+        }
+        // Where Vonage was told to report, one address per message.
+        let callbacks: Vec<String> = fake.received_requests().await.unwrap().iter()
+            .filter_map(|r| url::form_urlencoded::parse(&r.body).find(|(k, _)| k == "callback").map(|(_, v)| v.into_owned()))
+            .collect();
+        assert_eq!(callbacks.len(), 2);
+        let receipt = |n: usize, part: &str, status: &str, err: &str| {
+            let (base, query) = callbacks[n].split_once('?').unwrap();
+            let d = query.strip_prefix("d=").unwrap().to_owned();
+            let params = vec![("messageId".to_owned(), format!("M{n}-{part}")), ("msisdn".to_owned(), "34612345678".to_owned()),
+                ("to".to_owned(), "Shop".to_owned()), ("status".to_owned(), status.to_owned()), ("err-code".to_owned(), err.to_owned())];
+            let mut query = vonage_signed(params, "sig-secret-123");
+            query.push(("d".to_owned(), d));
+            let client = app.new_client();
+            let base = base.to_owned();
+            async move { client.get(base).query(&query).send().await.unwrap().status() }
+        };
+        let message = |n: usize| {
+            let path = format!("/v1/integrations/sms/{vid}/messages/{}", messages[n]);
+            let admin = admin.clone();
+            let app = &app;
+            async move { crate::helpers::get_json(app, &admin, &path).await }
+        };
+        // One part delivered: the message is on its way, not delivered.
+        assert_eq!(receipt(0, "1", "delivered", "0").await, StatusCode::NO_CONTENT);
+        let m = message(0).await;
+        assert_eq!(m["status"], "sent", "{m}");
+        assert_eq!(m["provider_status"], "delivered (1 of 2 parts)", "{m}");
+        // The same receipt again counts once.
+        assert_eq!(receipt(0, "1", "delivered", "0").await, StatusCode::NO_CONTENT);
+        assert_eq!(message(0).await["status"], "sent");
+        assert_eq!(receipt(0, "2", "delivered", "0").await, StatusCode::NO_CONTENT);
+        let m = message(0).await;
+        assert_eq!(m["status"], "delivered", "{m}");
+        // One part lost: the message failed, whatever the other part's receipt says after.
+        assert_eq!(receipt(1, "2", "failed", "3").await, StatusCode::NO_CONTENT);
+        let m = message(1).await;
+        assert_eq!(m["status"], "failed", "{m}");
+        assert_eq!(m["error_code"], "3", "{m}");
+        assert_eq!(receipt(1, "1", "delivered", "0").await, StatusCode::NO_CONTENT);
+        let m = message(1).await;
+        assert_eq!(m["status"], "failed", "{m}");
+        assert_eq!(m["error_code"], "3", "{m}");
+    }
+}
+
+both_backends! {
     async fn a_webhook_retried_while_its_first_request_runs_comes_back_later(app: TestApp) {
         use sea_orm::{ConnectionTrait, Database};
         app.with_admin().await;

@@ -485,7 +485,7 @@ both_backends! {
         // went out, and the report wins.
         assert_eq!(deliveries::skip_for_customers(&db, &["cus_gone".to_owned()]).await.unwrap(), 1);
         let report = deliveries::StatusReport {
-            delivery_id: Some(ids[2]), provider_id: Some("SMlate".into()), status: deliveries::DELIVERED,
+            delivery_id: Some(ids[2]), provider_id: Some("SMlate".into()), part: None, status: deliveries::DELIVERED,
             provider_status: "delivered".into(), error_code: None, error_message: None,
         };
         assert!(deliveries::apply_status(&db, "int_by_hand", &report).await.unwrap());
