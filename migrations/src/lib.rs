@@ -18,6 +18,7 @@ mod m20261202_000012_webhook_nonces;
 mod m20261206_000013_listed_numbers_opted_out;
 mod m20261206_000014_webhook_nonces_settled;
 mod m20261206_000015_delivery_part_reports;
+mod m20261206_000016_help_replies;
 
 pub struct Migrator;
 
@@ -40,6 +41,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261206_000013_listed_numbers_opted_out::Migration),
             Box::new(m20261206_000014_webhook_nonces_settled::Migration),
             Box::new(m20261206_000015_delivery_part_reports::Migration),
+            Box::new(m20261206_000016_help_replies::Migration),
         ]
     }
 }

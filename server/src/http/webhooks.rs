@@ -5,7 +5,7 @@
 //! Inbound replies manage consent: STOP, STOPALL, UNSUBSCRIBE, CANCEL, END, QUIT, REVOKE and
 //! OPTOUT opt the sender out (with a ledger entry), START and UNSTOP opt them in, YES opts
 //! back in only customers who had opted out,
-//! HELP and INFO get the help text. Only the whole message counts, in any case and with
+//! HELP and INFO get the help text, once every ten minutes per number at most. Only the whole message counts, in any case and with
 //! trailing punctuation.
 
 use crate::{
@@ -227,10 +227,7 @@ async fn answer_reply(state: AppState, v: Verified) -> Response {
             .await
             .map(|_| None),
         Keyword::Help if message.answered => Ok(None),
-        Keyword::Help => match state.integrations.help_text(&v.integration.id).await {
-            Ok(text) => Ok(Some(text)),
-            Err(_) => Err(()),
-        },
+        Keyword::Help => help(&state, &v.integration.id, &message.from).await,
         Keyword::Other => Ok(None),
     };
     let reply = match reply {
@@ -263,6 +260,26 @@ async fn answer_reply(state: AppState, v: Verified) -> Response {
             acknowledge(v.hooks, None)
         }
         other => acknowledge(v.hooks, other.as_deref()),
+    }
+}
+
+/// The help text for a HELP, unless the number got it through this integration lately.
+async fn help(state: &AppState, integration_id: &str, phone: &str) -> Result<Option<String>, ()> {
+    let text = state
+        .integrations
+        .help_text(integration_id)
+        .await
+        .map_err(|e| tracing::error!(error = %e, "reading the help text failed"))?;
+    match deliveries::help_due(&state.db, integration_id, phone, now_millis()).await {
+        Ok(true) => Ok(Some(text)),
+        Ok(false) => {
+            tracing::info!(integration = %integration_id, "HELP again within ten minutes: not answered again");
+            Ok(None)
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "counting a help reply failed");
+            Err(())
+        }
     }
 }
 

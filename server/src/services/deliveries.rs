@@ -821,6 +821,30 @@ async fn combine_parts(
     }))
 }
 
+/// How often one number gets the help text through one integration, at most.
+pub const HELP_EVERY_MS: i64 = 10 * 60 * 1000;
+
+/// Whether `phone` may get the help text through the integration now (it did not get it in
+/// the last [`HELP_EVERY_MS`]); if so, the reply is counted as given. One statement, so
+/// several processes answering the same number at once give it once.
+pub async fn help_due(
+    db: &impl ConnectionTrait,
+    integration_id: &str,
+    phone: &str,
+    now: i64,
+) -> Result<bool, DbErr> {
+    let mut q = Sql::new(db.get_database_backend());
+    q.push("INSERT INTO help_replies (integration_id, phone, replied_at) VALUES (")
+        .bind(integration_id.to_owned())
+        .push(", ")
+        .bind(phone.to_owned())
+        .push(", ")
+        .bind(now)
+        .push(") ON CONFLICT (integration_id, phone) DO UPDATE SET replied_at = excluded.replied_at WHERE help_replies.replied_at <= ")
+        .bind(now - HELP_EVERY_MS);
+    Ok(db.execute(q.statement()).await?.rows_affected() > 0)
+}
+
 /// Ambiguous sends nobody confirmed within `older_than` ms are settled as failed (never sent
 /// again: a second copy is worse than a reported failure). Returns how many.
 pub async fn settle_unknown(db: &impl ConnectionTrait, older_than: i64) -> Result<u64, DbErr> {

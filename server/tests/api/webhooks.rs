@@ -71,6 +71,19 @@ both_backends! {
         let (_, body) = reply(&app, &id, "+14155550123", "help", Some(TOKEN)).await;
         assert!(body.contains("<Message>") && body.contains("Reply STOP"), "{body}");
         assert_eq!(consent().await, "opted_out", "HELP changes nothing");
+        // HELP again at once: acknowledged, not answered a second time.
+        let (status, body) = reply(&app, &id, "+14155550123", "HELP", Some(TOKEN)).await;
+        assert_eq!(status, StatusCode::OK);
+        assert!(body.contains("<Response/>"), "{body}");
+        // Ten minutes later it is answered again.
+        {
+            let db = Database::connect(&app.database_url).await.unwrap();
+            let earlier = chrono::Utc::now().timestamp_millis() - server::services::deliveries::HELP_EVERY_MS - 1_000;
+            db.execute_unprepared(&format!("UPDATE help_replies SET replied_at = {earlier}")).await.unwrap();
+            db.close().await.ok();
+        }
+        let (_, body) = reply(&app, &id, "+14155550123", "Help!", Some(TOKEN)).await;
+        assert!(body.contains("<Message>"), "{body}");
         reply(&app, &id, "+14155550123", "please stop the madness", Some(TOKEN)).await;
         reply(&app, &id, "+14155550123", "Start", Some(TOKEN)).await;
         assert_eq!(consent().await, "opted_in");
