@@ -4,9 +4,9 @@
 //!
 //! Inbound replies manage consent: STOP, STOPALL, UNSUBSCRIBE, CANCEL, END, QUIT, REVOKE and
 //! OPTOUT opt the sender out (with a ledger entry), START and UNSTOP opt them in, YES opts
-//! back in only customers who had opted out,
-//! HELP and INFO get the help text, once every ten minutes per number at most. Only the whole message counts, in any case and with
-//! trailing punctuation.
+//! back in only customers who had opted out, HELP and INFO get the help text (once every ten
+//! minutes per number at most). Only the whole message counts, in any case and with trailing
+//! punctuation.
 
 use crate::{
     ids::now_millis,
