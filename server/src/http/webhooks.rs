@@ -33,8 +33,9 @@ struct Verified {
     integration: IntegrationView,
     hooks: &'static dyn Webhooks,
     req: WebhookRequest,
-    /// The nonce accepted once for this request, if its signature needs that.
-    once: Option<String>,
+    /// The nonce accepted once for this request, if its signature needs that, and the
+    /// request's hash (see [`webhook_nonces::request_hash`]).
+    once: Option<(String, String)>,
 }
 
 async fn verified(
@@ -76,7 +77,10 @@ async fn verified(
         return Err(forbidden());
     }
     // Spent in `handled`, on the task that runs the handler.
-    let once = hooks.single_use(&req).map(|nonce| format!("{id}:{nonce}"));
+    let once = hooks.single_use(&req).map(|nonce| {
+        let hash = webhook_nonces::request_hash(req.method.as_str(), &req.url, &req.body);
+        (format!("{id}:{nonce}"), hash)
+    });
     Ok(Verified {
         integration,
         hooks,
@@ -89,18 +93,20 @@ async fn verified(
 /// on a task of their own, so a provider that hangs up (its timeout, during a slow commit)
 /// cannot leave the nonce taken and the work undone. Handled, the nonce is spent for good.
 /// Should the handler fail on our side, or panic, the nonce is forgotten: the provider
-/// retries the very same request, and that retry must count. A retry that arrives while the
-/// first request is still being handled is asked to come back (503 with `Retry-After`), not
-/// refused as a replay: a provider does not retry a 403.
-async fn handled<F>(state: &AppState, once: Option<String>, handler: F) -> Response
+/// retries the very same request, and that retry must count. A retry of the very same request
+/// (method, address and body) that arrives while the first is still being handled is asked to
+/// come back (503 with `Retry-After`), not refused as a replay: a provider does not retry a
+/// 403. Any other request under a taken nonce is a replay.
+async fn handled<F>(state: &AppState, once: Option<(String, String)>, handler: F) -> Response
 where
     F: std::future::Future<Output = Response> + Send + 'static,
 {
     let db = state.db.clone();
     tokio::spawn(async move {
-        if let Some(key) = &once {
-            match webhook_nonces::take(&db, key, now_millis()).await {
-                Ok(Taken::First) => {}
+        let mut taken = None;
+        if let Some((key, hash)) = &once {
+            match webhook_nonces::take(&db, key, hash, now_millis()).await {
+                Ok(Taken::First { token }) => taken = Some((key.clone(), token)),
                 Ok(Taken::Running) => {
                     tracing::info!("webhook retried while its first request is being handled");
                     return (
@@ -127,16 +133,23 @@ where
                 StatusCode::INTERNAL_SERVER_ERROR.into_response()
             }
         };
-        if let Some(key) = once {
-            let done = if response.status().is_server_error() {
-                webhook_nonces::forget(&db, &key).await
-            } else {
-                webhook_nonces::settle(&db, &key, now_millis()).await
-            };
-            if let Err(e) = done {
-                // Not settled, a retry is told to come back until the nonce counts as
-                // abandoned, and is then handled again; not forgotten, it is refused.
-                tracing::error!(error = %e, "settling a webhook's nonce failed");
+        if let Some((key, token)) = taken {
+            let failed = response.status().is_server_error();
+            // A few tries: a nonce left unsettled lets only this very request in again (two
+            // minutes on), never another body under its signature.
+            for attempt in 1..=3u64 {
+                let done = if failed {
+                    webhook_nonces::forget(&db, &key, token).await
+                } else {
+                    webhook_nonces::settle(&db, &key, token, now_millis()).await
+                };
+                match done {
+                    Ok(()) => break,
+                    Err(e) => {
+                        tracing::error!(error = %e, attempt, "settling a webhook's nonce failed");
+                        tokio::time::sleep(std::time::Duration::from_millis(200 * attempt)).await;
+                    }
+                }
             }
         }
         response

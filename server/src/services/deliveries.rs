@@ -465,7 +465,9 @@ pub async fn record(
             } => Some((
                 *id,
                 clip(provider_id, PROVIDER_ID_MAX),
-                *segments,
+                // The column is a 32-bit integer; a gateway's absurd count must not fail the
+                // whole batch.
+                segments.map(|s| s.min(i32::MAX as u32)),
                 // Empty when the answer is not kept (see `Claimed::keeps_answer`).
                 (!answer.body.is_empty()).then(|| truncate(&answer.body)),
                 answer.http_status,
@@ -674,6 +676,8 @@ pub async fn apply_status(
     report: &StatusReport,
 ) -> Result<bool, DbErr> {
     let combined = combine_parts(db, integration_id, report).await?;
+    // A message on its way in parts says how many are delivered so far.
+    let progress = combined.as_ref().is_some_and(|r| r.status == SENT);
     let report = combined.as_ref().unwrap_or(report);
     let now = now_millis();
     let mut q = Sql::new(db.get_database_backend());
@@ -731,6 +735,9 @@ pub async fn apply_status(
     if rank(report.status) >= rank(SENT) {
         q.push("status = 'skipped' AND skip_reason = 'opted_out' OR status = 'failed' AND error_code = 'unconfirmed' OR ");
     }
+    if progress {
+        q.push("status = 'sent' OR ");
+    }
     q.push("status IN (");
     for (i, s) in earlier_than(report.status).iter().enumerate() {
         if i > 0 {
@@ -744,9 +751,10 @@ pub async fn apply_status(
 
 /// A final receipt for one part of a message sent in several, from a provider that reports
 /// parts one by one, stands for the whole message only together with the other parts'
-/// receipts: the message is delivered once every part is, fails (or is undelivered) as soon
-/// as one part does, and is `sent` meanwhile. Returns the report for the whole message, or
-/// `None` when the report is about the whole message already.
+/// receipts: the message is delivered once every part is, fails (or is undelivered, with
+/// the failing part's error) as soon as one part does, and is `sent` meanwhile. A part's
+/// first final receipt is the one kept. Returns the report for the whole message, or `None`
+/// when the report is about the whole message already.
 ///
 /// Each receipt is written before the parts are counted, and each statement commits on its
 /// own, so of two receipts arriving together at least the later count sees both.
@@ -755,69 +763,94 @@ async fn combine_parts(
     integration_id: &str,
     report: &StatusReport,
 ) -> Result<Option<StatusReport>, DbErr> {
-    let (Some(id), Some(part)) = (report.delivery_id, &report.part) else {
+    let Some(part) = &report.part else {
         return Ok(None);
     };
     if rank(report.status) < rank(DELIVERED) {
         return Ok(None);
     }
     let backend = db.get_database_backend();
+    // The message: by our id, else by the provider's id (that of its first part). Until the
+    // provider's part count is recorded (an ambiguous send) our own count stands for it.
     let mut q = Sql::new(backend);
-    q.push("SELECT provider_segments FROM deliveries WHERE id = ")
-        .bind(id)
-        .push(" AND integration_id = ")
+    q.push("SELECT id, COALESCE(provider_segments, segments) AS parts FROM deliveries WHERE integration_id = ")
         .bind(integration_id.to_owned());
-    let parts: Option<i32> = match db.query_one(q.statement()).await? {
-        Some(row) => row.try_get("", "provider_segments")?,
-        None => return Ok(None),
+    match (&report.delivery_id, &report.provider_id) {
+        (Some(id), _) => q.push(" AND id = ").bind(*id),
+        (None, Some(pid)) => q.push(" AND provider_id = ").bind(pid.clone()),
+        (None, None) => return Ok(None),
     };
-    let parts = match parts {
-        Some(n) if n > 1 => i64::from(n),
-        _ => return Ok(None),
+    let Some(row) = db.query_one(q.statement()).await? else {
+        return Ok(None);
     };
-    let now = now_millis();
+    let id: i64 = row.try_get("", "id")?;
+    let parts = i64::from(row.try_get::<i32>("", "parts")?);
+    if parts <= 1 {
+        return Ok(None);
+    }
     let mut q = Sql::new(backend);
-    q.push("INSERT INTO delivery_part_reports (delivery_id, part_id, status, reported_at) VALUES (")
+    q.push("INSERT INTO delivery_part_reports (delivery_id, part_id, status, provider_status, error_code, error_message, reported_at) VALUES (")
         .bind(id)
         .push(", ")
         .bind(clip(part, PROVIDER_ID_MAX))
         .push(", ")
         .bind(report.status)
         .push(", ")
-        .bind(now)
-        .push(") ON CONFLICT (delivery_id, part_id) DO UPDATE SET status = excluded.status, reported_at = excluded.reported_at");
+        .bind(clip(&report.provider_status, PROVIDER_STATUS_MAX))
+        .push(", ")
+        .bind(report.error_code.as_deref().map(|c| clip(c, ERROR_CODE_MAX)))
+        .push(", ")
+        .bind(report.error_message.clone())
+        .push(", ")
+        .bind(now_millis())
+        .push(") ON CONFLICT (delivery_id, part_id) DO NOTHING");
     db.execute(q.statement()).await?;
     let mut q = Sql::new(backend);
-    q.push("SELECT status, COUNT(*) AS n FROM delivery_part_reports WHERE delivery_id = ")
+    q.push("SELECT status, provider_status, error_code, error_message FROM delivery_part_reports WHERE delivery_id = ")
         .bind(id)
-        .push(" GROUP BY status");
-    let mut counts = std::collections::HashMap::new();
+        .push(" ORDER BY reported_at, part_id");
+    let mut delivered = 0i64;
+    let mut failing: Option<(&'static str, String, Option<String>, Option<String>)> = None;
     for row in db.query_all(q.statement()).await? {
-        counts.insert(
-            row.try_get::<String>("", "status")?,
-            row.try_get::<i64>("", "n")?,
-        );
+        let status: String = row.try_get("", "status")?;
+        let status = match status.as_str() {
+            DELIVERED => {
+                delivered += 1;
+                continue;
+            }
+            FAILED => FAILED,
+            _ => UNDELIVERED,
+        };
+        // A failure outranks an undelivered part; otherwise the first one reported.
+        if failing
+            .as_ref()
+            .is_none_or(|f| f.0 == UNDELIVERED && status == FAILED)
+        {
+            failing = Some((
+                status,
+                row.try_get("", "provider_status")?,
+                row.try_get("", "error_code")?,
+                row.try_get("", "error_message")?,
+            ));
+        }
     }
-    let count = |status: &str| counts.get(status).copied().unwrap_or(0);
-    let delivered = count(DELIVERED);
-    let status = if count(FAILED) > 0 {
-        FAILED
-    } else if count(UNDELIVERED) > 0 {
-        UNDELIVERED
-    } else if delivered >= parts {
-        DELIVERED
-    } else {
-        SENT
-    };
-    let provider_status = if status == SENT {
-        format!("{} ({delivered} of {parts} parts)", report.provider_status)
-    } else {
-        report.provider_status.clone()
-    };
-    Ok(Some(StatusReport {
+    let whole = |status, provider_status| StatusReport {
+        delivery_id: Some(id),
         status,
         provider_status,
         ..report.clone()
+    };
+    Ok(Some(match failing {
+        Some((status, provider_status, error_code, error_message)) => StatusReport {
+            error_code,
+            error_message,
+            ..whole(status, provider_status)
+        },
+        None if delivered >= parts => whole(DELIVERED, report.provider_status.clone()),
+        None => whole(
+            SENT,
+            format!("{} ({delivered} of {parts} parts)", report.provider_status),
+        ),
     }))
 }
 

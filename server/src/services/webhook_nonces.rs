@@ -3,13 +3,15 @@
 //! forgotten would make its captured signature valid again, for any body (Plivo's V2 signs
 //! none).
 //!
-//! A nonce is taken when its request starts ([`take`]), settled when the request was handled
-//! ([`settle`]) and forgotten when handling failed on our side ([`forget`]), so that the
-//! provider's retry of the very same request counts.
+//! A nonce is taken when its request starts ([`take`]), with a hash of that request, settled
+//! when the request was handled ([`settle`]) and forgotten when handling failed on our side
+//! ([`forget`]), so that the provider's retry of the very same request counts. Whatever
+//! happens, only that very request (the same hash) is ever handled again under the nonce.
 
 use super::rule_sql::Sql;
 use crate::db;
 use sea_orm::{ConnectionTrait, DbErr};
+use sha2::{Digest, Sha256};
 
 /// The longest nonce kept; a provider's is some twenty digits.
 pub const NONCE_MAX: usize = 255;
@@ -21,28 +23,47 @@ pub const ABANDONED_MS: i64 = 120_000;
 /// What a request's nonce says about it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Taken {
-    /// New (or abandoned by a stopped process): handle the request.
-    First,
+    /// New (or abandoned by a stopped process): handle the request, then settle or forget
+    /// the nonce with this token.
+    First { token: i64 },
     /// The same request is being handled right now: its retry should come back later.
     Running,
-    /// Handled before: a replay.
+    /// Handled before, or taken by another request: a replay.
     Used,
 }
 
-/// Takes `nonce` for a request starting now.
-pub async fn take(db: &impl ConnectionTrait, nonce: &str, now: i64) -> Result<Taken, DbErr> {
+/// What identifies a request under its nonce: its method, address and body.
+pub fn request_hash(method: &str, url: &str, body: &[u8]) -> String {
+    let mut h = Sha256::new();
+    h.update(method.as_bytes());
+    h.update(b"\n");
+    h.update(url.as_bytes());
+    h.update(b"\n");
+    h.update(body);
+    hex::encode(h.finalize())
+}
+
+/// Takes `nonce` for the request with `hash`, starting now.
+pub async fn take(
+    db: &impl ConnectionTrait,
+    nonce: &str,
+    hash: &str,
+    now: i64,
+) -> Result<Taken, DbErr> {
     if nonce.is_empty() || nonce.len() > NONCE_MAX {
         return Ok(Taken::Used);
     }
     let backend = db.get_database_backend();
     let mut q = Sql::new(backend);
-    q.push("INSERT INTO webhook_nonces (nonce, seen_at) VALUES (")
+    q.push("INSERT INTO webhook_nonces (nonce, seen_at, settled_at, request_hash) VALUES (")
         .bind(nonce.to_owned())
         .push(", ")
         .bind(now)
+        .push(", NULL, ")
+        .bind(hash.to_owned())
         .push(")");
     match db.execute(q.statement()).await {
-        Ok(_) => return Ok(Taken::First),
+        Ok(_) => return Ok(Taken::First { token: now }),
         Err(e) if db::is_unique_violation(&e) => {}
         Err(e) => return Err(e),
     }
@@ -51,42 +72,55 @@ pub async fn take(db: &impl ConnectionTrait, nonce: &str, now: i64) -> Result<Ta
         .bind(now)
         .push(" WHERE nonce = ")
         .bind(nonce.to_owned())
+        .push(" AND request_hash = ")
+        .bind(hash.to_owned())
         .push(" AND settled_at IS NULL AND seen_at < ")
         .bind(now - ABANDONED_MS);
     if db.execute(q.statement()).await?.rows_affected() == 1 {
-        return Ok(Taken::First);
+        return Ok(Taken::First { token: now });
     }
     let mut q = Sql::new(backend);
-    q.push("SELECT settled_at FROM webhook_nonces WHERE nonce = ")
+    q.push("SELECT settled_at, request_hash FROM webhook_nonces WHERE nonce = ")
         .bind(nonce.to_owned());
-    let settled: Option<Option<i64>> = db
-        .query_one(q.statement())
-        .await?
-        .map(|r| r.try_get("", "settled_at"))
-        .transpose()?;
-    Ok(match settled {
-        Some(Some(_)) => Taken::Used,
-        // Being handled, or forgotten a moment ago after a failure: either way the provider's
-        // next retry counts.
-        Some(None) | None => Taken::Running,
+    let row: Option<(Option<i64>, Option<String>)> = match db.query_one(q.statement()).await? {
+        Some(r) => Some((r.try_get("", "settled_at")?, r.try_get("", "request_hash")?)),
+        None => None,
+    };
+    Ok(match row {
+        Some((None, Some(h))) if h == hash => Taken::Running,
+        // Forgotten a moment ago after a failure: the provider's next retry counts.
+        None => Taken::Running,
+        _ => Taken::Used,
     })
 }
 
-/// The request of a taken nonce was handled: the nonce is spent for good.
-pub async fn settle(db: &impl ConnectionTrait, nonce: &str, now: i64) -> Result<(), DbErr> {
+/// The request that took a nonce with `token` was handled: the nonce is spent for good.
+pub async fn settle(
+    db: &impl ConnectionTrait,
+    nonce: &str,
+    token: i64,
+    now: i64,
+) -> Result<(), DbErr> {
     let mut q = Sql::new(db.get_database_backend());
     q.push("UPDATE webhook_nonces SET settled_at = ")
         .bind(now)
         .push(" WHERE nonce = ")
-        .bind(nonce.to_owned());
+        .bind(nonce.to_owned())
+        .push(" AND seen_at = ")
+        .bind(token)
+        .push(" AND settled_at IS NULL");
     db.execute(q.statement()).await.map(|_| ())
 }
 
-/// Forgets a nonce whose request failed on our side, so the provider's retry of the very
-/// same request is accepted.
-pub async fn forget(db: &impl ConnectionTrait, nonce: &str) -> Result<(), DbErr> {
+/// Forgets a nonce whose request (the one that took it with `token`) failed on our side, so
+/// the provider's retry of the very same request is accepted. A nonce taken over since, or
+/// settled, stays.
+pub async fn forget(db: &impl ConnectionTrait, nonce: &str, token: i64) -> Result<(), DbErr> {
     let mut q = Sql::new(db.get_database_backend());
     q.push("DELETE FROM webhook_nonces WHERE nonce = ")
-        .bind(nonce.to_owned());
+        .bind(nonce.to_owned())
+        .push(" AND seen_at = ")
+        .bind(token)
+        .push(" AND settled_at IS NULL");
     db.execute(q.statement()).await.map(|_| ())
 }

@@ -444,14 +444,16 @@ both_backends! {
         app.with_admin().await;
         let admin = app.api_key("admin").await;
         let fake = MockServer::start().await;
-        // Every message goes out in two parts, each with its own id.
+        // Every message goes out in parts, each with its own id.
         let counter = std::sync::Arc::new(std::sync::atomic::AtomicU32::new(0));
         let next = counter.clone();
         Mock::given(method("POST")).and(path("/sms/json")).respond_with(move |_: &wiremock::Request| {
             let n = next.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-            ResponseTemplate::new(200).set_body_json(json!({"message-count": "2", "messages": [
-                {"to": "34612345678", "message-id": format!("M{n}-1"), "status": "0"},
-                {"to": "34612345678", "message-id": format!("M{n}-2"), "status": "0"}]}))
+            // The third message goes out in three.
+            let parts: Vec<Value> = (1..=if n == 2 { 3 } else { 2 })
+                .map(|p| json!({"to": "34612345678", "message-id": format!("M{n}-{p}"), "status": "0"}))
+                .collect();
+            ResponseTemplate::new(200).set_body_json(json!({"message-count": parts.len().to_string(), "messages": parts}))
         }).mount(&fake).await;
         let (status, v) = post(&app, &admin, "/v1/integrations/sms", json!({"name": "Vonage", "provider": "vonage", "sender": "Shop",
             "base_url": fake.uri(),
@@ -460,7 +462,7 @@ both_backends! {
         let vid = v["id"].as_str().unwrap();
         let long = "Your code SUMMER-000000 gets you 20% off everything in the summer sale this week. Show this message at the till or enter the code at checkout online before Sunday.";
         let mut messages = Vec::new();
-        for _ in 0..2 {
+        for _ in 0..3 {
             let (status, sent) = post(&app, &admin, &format!("/v1/integrations/sms/{vid}/test"), json!({"to": "+34612345678", "body": long})).await;
             assert_eq!((status, &sent["status"]), (StatusCode::OK, &json!("accepted")), "{sent}");
             messages.push(sent["message_id"].as_str().unwrap().to_owned());
@@ -469,7 +471,7 @@ both_backends! {
         let callbacks: Vec<String> = fake.received_requests().await.unwrap().iter()
             .filter_map(|r| url::form_urlencoded::parse(&r.body).find(|(k, _)| k == "callback").map(|(_, v)| v.into_owned()))
             .collect();
-        assert_eq!(callbacks.len(), 2);
+        assert_eq!(callbacks.len(), 3);
         let receipt = |n: usize, part: &str, status: &str, err: &str| {
             let (base, query) = callbacks[n].split_once('?').unwrap();
             let d = query.strip_prefix("d=").unwrap().to_owned();
@@ -507,6 +509,17 @@ both_backends! {
         let m = message(1).await;
         assert_eq!(m["status"], "failed", "{m}");
         assert_eq!(m["error_code"], "3", "{m}");
+        // Three parts: the count moves on with each, and the part that expired decides, with
+        // its error, and a later receipt for that part changes nothing.
+        assert_eq!(receipt(2, "3", "delivered", "0").await, StatusCode::NO_CONTENT);
+        assert_eq!(message(2).await["provider_status"], "delivered (1 of 3 parts)");
+        assert_eq!(receipt(2, "1", "delivered", "0").await, StatusCode::NO_CONTENT);
+        let m = message(2).await;
+        assert_eq!((&m["status"], &m["provider_status"]), (&json!("sent"), &json!("delivered (2 of 3 parts)")), "{m}");
+        assert_eq!(receipt(2, "2", "expired", "5").await, StatusCode::NO_CONTENT);
+        assert_eq!(receipt(2, "2", "delivered", "0").await, StatusCode::NO_CONTENT);
+        let m = message(2).await;
+        assert_eq!((&m["status"], &m["provider_status"], &m["error_code"]), (&json!("undelivered"), &json!("expired"), &json!("5")), "{m}");
     }
 }
 
@@ -529,30 +542,45 @@ both_backends! {
             mac.update(format!("{url}55502").as_bytes());
             STANDARD.encode(mac.finalize().into_bytes())
         };
-        let form = [("From", "34612345678"), ("To", "14155550100"), ("Text", "STOP"), ("Type", "sms"), ("MessageUUID", "u2")];
-        let send = || app.new_client().post(&url).form(&form)
+        let send = |text: &str| app.new_client().post(&url)
+            .form(&[("From", "34612345678"), ("To", "14155550100"), ("Text", text), ("Type", "sms"), ("MessageUUID", "u2")])
             .header("X-Plivo-Signature-V2", sig.clone()).header("X-Plivo-Signature-V2-Nonce", "55502").send();
-        // The first request of this nonce is still being handled (taken a moment ago, not
-        // settled): its retry is asked to come back, and nothing is done twice.
+        assert_eq!(send("STOP").await.unwrap().status(), StatusCode::NO_CONTENT);
+        assert_eq!(consent().await, "opted_out");
         let db = Database::connect(&app.database_url).await.unwrap();
-        let now = chrono::Utc::now().timestamp_millis();
         let key = format!("{pid}:v2:55502");
-        db.execute_unprepared(&format!("INSERT INTO webhook_nonces (nonce, seen_at) VALUES ('{key}', {now})")).await.unwrap();
-        let res = send().await.unwrap();
+        let exec = |sql: String| {
+            let db = db.clone();
+            async move { db.execute_unprepared(&sql).await.unwrap() }
+        };
+        // Back as if that request were still being handled (taken a moment ago, not settled),
+        // and the customer opted in meanwhile.
+        let now = chrono::Utc::now().timestamp_millis();
+        exec(format!("UPDATE webhook_nonces SET settled_at = NULL, seen_at = {now} WHERE nonce = '{key}'")).await;
+        exec("UPDATE customers SET sms_consent = 'opted_in'".into()).await;
+        exec("DELETE FROM sms_opt_outs".into()).await;
+        // Its retry is asked to come back, and nothing is done twice.
+        let res = send("STOP").await.unwrap();
         assert_eq!(res.status(), StatusCode::SERVICE_UNAVAILABLE);
         assert_eq!(res.headers().get("retry-after").and_then(|v| v.to_str().ok()), Some("5"));
         assert_eq!(consent().await, "opted_in");
-        // Its process stopped while handling it (taken long ago, never settled): the retry
-        // is handled, and the nonce is spent.
+        // Another body under the same signature (V2 signs none) is a replay, running or not.
+        assert_eq!(send("START").await.unwrap().status(), StatusCode::FORBIDDEN);
+        // Its process stopped while handling it (taken long ago, never settled): only the very
+        // same request is handled again, and the nonce is spent.
         let long_ago = now - server::services::webhook_nonces::ABANDONED_MS - 1_000;
-        db.execute_unprepared(&format!("UPDATE webhook_nonces SET seen_at = {long_ago} WHERE nonce = '{key}'")).await.unwrap();
-        assert_eq!(send().await.unwrap().status(), StatusCode::NO_CONTENT);
+        exec(format!("UPDATE webhook_nonces SET seen_at = {long_ago} WHERE nonce = '{key}'")).await;
+        exec("UPDATE customers SET sms_consent = 'opted_out'".into()).await;
+        assert_eq!(send("START").await.unwrap().status(), StatusCode::FORBIDDEN);
+        assert_eq!(consent().await, "opted_out");
+        exec("UPDATE customers SET sms_consent = 'opted_in'".into()).await;
+        assert_eq!(send("STOP").await.unwrap().status(), StatusCode::NO_CONTENT);
         assert_eq!(consent().await, "opted_out");
         let settled = db.query_one(sea_orm::Statement::from_string(db.get_database_backend(),
             format!("SELECT settled_at FROM webhook_nonces WHERE nonce = '{key}'"))).await.unwrap().unwrap();
         assert!(settled.try_get::<Option<i64>>("", "settled_at").unwrap().is_some());
         // Handled once, the same request again is a replay.
-        assert_eq!(send().await.unwrap().status(), StatusCode::FORBIDDEN);
+        assert_eq!(send("STOP").await.unwrap().status(), StatusCode::FORBIDDEN);
         db.close().await.ok();
     }
 }
