@@ -229,6 +229,7 @@ async fn answer_reply(state: AppState, v: Verified) -> Response {
         return acknowledge(v.hooks, None);
     };
     let actor = format!("SMS reply via {}", v.integration.name);
+    let now = now_millis();
     let reply = match message.meaning() {
         Keyword::OptOut => consent(&state, &message.from, SmsConsent::OptedOut, false, &actor)
             .await
@@ -240,7 +241,7 @@ async fn answer_reply(state: AppState, v: Verified) -> Response {
             .await
             .map(|_| None),
         Keyword::Help if message.answered => Ok(None),
-        Keyword::Help => help(&state, &v.integration.id, &message.from).await,
+        Keyword::Help => help(&state, &v.integration.id, &message.from, now).await,
         Keyword::Other => Ok(None),
     };
     let reply = match reply {
@@ -267,6 +268,13 @@ async fn answer_reply(state: AppState, v: Verified) -> Response {
             .await;
             if let Err(e) = queued {
                 tracing::error!(error = %e, "queueing a help reply failed");
+                // Not given: the provider's retry of this HELP gets it.
+                let integration = &v.integration.id;
+                if let Err(e) =
+                    deliveries::help_not_given(&state.db, integration, &message.from, now).await
+                {
+                    tracing::error!(error = %e, "taking back a help reply failed");
+                }
                 return StatusCode::INTERNAL_SERVER_ERROR.into_response();
             }
             state.engine.wake();
@@ -277,13 +285,18 @@ async fn answer_reply(state: AppState, v: Verified) -> Response {
 }
 
 /// The help text for a HELP, unless the number got it through this integration lately.
-async fn help(state: &AppState, integration_id: &str, phone: &str) -> Result<Option<String>, ()> {
+async fn help(
+    state: &AppState,
+    integration_id: &str,
+    phone: &str,
+    now: i64,
+) -> Result<Option<String>, ()> {
     let text = state
         .integrations
         .help_text(integration_id)
         .await
         .map_err(|e| tracing::error!(error = %e, "reading the help text failed"))?;
-    match deliveries::help_due(&state.db, integration_id, phone, now_millis()).await {
+    match deliveries::help_due(&state.db, integration_id, phone, now).await {
         Ok(true) => Ok(Some(text)),
         Ok(false) => {
             tracing::info!(integration = %integration_id, "HELP again within ten minutes: not answered again");

@@ -700,7 +700,12 @@ pub async fn apply_status(
         DELIVERED => "delivered_at",
         _ => "failed_at",
     };
-    q.push(", ").push(stamp).push(" = ").bind(now);
+    if progress {
+        // Another part delivered: the message left the provider when the first one did.
+        q.push(", sent_at = COALESCE(sent_at, ").bind(now).push(")");
+    } else {
+        q.push(", ").push(stamp).push(" = ").bind(now);
+    }
     if let Some(code) = &report.error_code {
         q.push(", error_code = ").bind(clip(code, ERROR_CODE_MAX));
         q.push(", error_message = ")
@@ -770,16 +775,18 @@ async fn combine_parts(
         return Ok(None);
     }
     let backend = db.get_database_backend();
-    // The message: by our id, else by the provider's id (that of its first part). Until the
-    // provider's part count is recorded (an ambiguous send) our own count stands for it.
+    // Until the provider's part count is recorded (an ambiguous send) our own count stands
+    // for it.
     let mut q = Sql::new(backend);
     q.push("SELECT id, COALESCE(provider_segments, segments) AS parts FROM deliveries WHERE integration_id = ")
         .bind(integration_id.to_owned());
-    match (&report.delivery_id, &report.provider_id) {
-        (Some(id), _) => q.push(" AND id = ").bind(*id),
-        (None, Some(pid)) => q.push(" AND provider_id = ").bind(pid.clone()),
-        (None, None) => return Ok(None),
+    // Without our id (an address from before tags, say) a part cannot be told from the
+    // whole: the provider's id is that of the first part only, and the others would match
+    // nothing.
+    let Some(id) = report.delivery_id else {
+        return Ok(None);
     };
+    q.push(" AND id = ").bind(id);
     let Some(row) = db.query_one(q.statement()).await? else {
         return Ok(None);
     };
@@ -876,6 +883,24 @@ pub async fn help_due(
         .push(") ON CONFLICT (integration_id, phone) DO UPDATE SET replied_at = excluded.replied_at WHERE help_replies.replied_at <= ")
         .bind(now - HELP_EVERY_MS);
     Ok(db.execute(q.statement()).await?.rows_affected() > 0)
+}
+
+/// Takes back a help reply counted by [`help_due`] at `at` that could not be queued, so the
+/// provider's retry of the HELP gets it.
+pub async fn help_not_given(
+    db: &impl ConnectionTrait,
+    integration_id: &str,
+    phone: &str,
+    at: i64,
+) -> Result<(), DbErr> {
+    let mut q = Sql::new(db.get_database_backend());
+    q.push("DELETE FROM help_replies WHERE integration_id = ")
+        .bind(integration_id.to_owned())
+        .push(" AND phone = ")
+        .bind(phone.to_owned())
+        .push(" AND replied_at = ")
+        .bind(at);
+    db.execute(q.statement()).await.map(|_| ())
 }
 
 /// Ambiguous sends nobody confirmed within `older_than` ms are settled as failed (never sent

@@ -4,7 +4,7 @@
 //! none).
 //!
 //! A nonce is taken when its request starts ([`take`]), with a hash of that request, settled
-//! when the request was handled ([`settle`]) and forgotten when handling failed on our side
+//! when the request was handled ([`settle`]) and released when handling failed on our side
 //! ([`forget`]), so that the provider's retry of the very same request counts. Whatever
 //! happens, only that very request (the same hash) is ever handled again under the nonce.
 
@@ -88,7 +88,7 @@ pub async fn take(
     };
     Ok(match row {
         Some((None, Some(h))) if h == hash => Taken::Running,
-        // Forgotten a moment ago after a failure: the provider's next retry counts.
+        // Not there any more (nothing deletes a nonce): the provider's next retry decides.
         None => Taken::Running,
         _ => Taken::Used,
     })
@@ -112,12 +112,13 @@ pub async fn settle(
     db.execute(q.statement()).await.map(|_| ())
 }
 
-/// Forgets a nonce whose request (the one that took it with `token`) failed on our side, so
-/// the provider's retry of the very same request is accepted. A nonce taken over since, or
-/// settled, stays.
+/// Releases a nonce whose request (the one that took it with `token`) failed on our side, so
+/// the provider's retry of the very same request is handled at once. The row stays, with its
+/// request's hash: deleting it would let a captured signature in with any other body. A nonce
+/// taken over since, or settled, stays as it is.
 pub async fn forget(db: &impl ConnectionTrait, nonce: &str, token: i64) -> Result<(), DbErr> {
     let mut q = Sql::new(db.get_database_backend());
-    q.push("DELETE FROM webhook_nonces WHERE nonce = ")
+    q.push("UPDATE webhook_nonces SET seen_at = 0 WHERE nonce = ")
         .bind(nonce.to_owned())
         .push(" AND seen_at = ")
         .bind(token)

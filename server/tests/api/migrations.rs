@@ -333,6 +333,14 @@ async fn webhook_nonces_settled(backend: Backend) {
         "INSERT INTO webhook_nonces (nonce, seen_at) VALUES ('int_p:v2:2', 8)",
     )
     .await;
+    assert_eq!(
+        number(
+            &db,
+            "SELECT settled_at FROM webhook_nonces WHERE nonce = 'int_p:v2:2'"
+        )
+        .await,
+        Some(0)
+    );
     for nonce in ["int_p:v2:1", "int_p:v2:2"] {
         assert_eq!(
             server::services::webhook_nonces::take(&db, nonce, "hash", 1_000_000_000)
@@ -342,6 +350,37 @@ async fn webhook_nonces_settled(backend: Backend) {
             "{nonce}"
         );
     }
+    // A nonce released after a failure of ours lets only its own request in again, at once;
+    // one settled by its taker stays spent, and a stale taker settles or releases nothing.
+    use server::services::webhook_nonces::{forget, settle, take, Taken};
+    let now = 2_000_000_000;
+    let Taken::First { token } = take(&db, "int_p:v2:3", "h1", now).await.unwrap() else {
+        panic!("a new nonce is taken");
+    };
+    assert_eq!(
+        take(&db, "int_p:v2:3", "h1", now + 1).await.unwrap(),
+        Taken::Running
+    );
+    forget(&db, "int_p:v2:3", token).await.unwrap();
+    assert_eq!(
+        take(&db, "int_p:v2:3", "h2", now + 2).await.unwrap(),
+        Taken::Used
+    );
+    let Taken::First { token: again } = take(&db, "int_p:v2:3", "h1", now + 3).await.unwrap()
+    else {
+        panic!("the same request is taken again");
+    };
+    forget(&db, "int_p:v2:3", token).await.unwrap();
+    settle(&db, "int_p:v2:3", token, now + 4).await.unwrap();
+    assert_eq!(
+        take(&db, "int_p:v2:3", "h1", now + 5).await.unwrap(),
+        Taken::Running
+    );
+    settle(&db, "int_p:v2:3", again, now + 6).await.unwrap();
+    assert_eq!(
+        take(&db, "int_p:v2:3", "h1", now + 7).await.unwrap(),
+        Taken::Used
+    );
     db.close().await.ok();
     if let Some(name) = name {
         drop_database(&name).await;
