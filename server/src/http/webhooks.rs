@@ -229,8 +229,8 @@ async fn answer_reply(state: AppState, v: Verified) -> Response {
         return acknowledge(v.hooks, None);
     };
     let actor = format!("SMS reply via {}", v.integration.name);
-    let now = now_millis();
-    let reply = match message.meaning() {
+    let integration = &v.integration.id;
+    let help = match message.meaning() {
         Keyword::OptOut => consent(&state, &message.from, SmsConsent::OptedOut, false, &actor)
             .await
             .map(|_| None),
@@ -241,70 +241,62 @@ async fn answer_reply(state: AppState, v: Verified) -> Response {
             .await
             .map(|_| None),
         Keyword::Help if message.answered => Ok(None),
-        Keyword::Help => help(&state, &v.integration.id, &message.from, now).await,
+        Keyword::Help => state
+            .integrations
+            .help_text(integration)
+            .await
+            .map(Some)
+            .map_err(|e| tracing::error!(error = %e, "reading the help text failed")),
         Keyword::Other => Ok(None),
     };
-    let reply = match reply {
-        Ok(r) => r,
+    let text = match help {
+        Ok(Some(text)) => text,
+        Ok(None) => return acknowledge(v.hooks, None),
         Err(()) => return StatusCode::INTERNAL_SERVER_ERROR.into_response(),
     };
-    match reply {
-        Some(text) if !v.hooks.replies_inline() => {
-            // Sent like any message: paced, recorded, on the integration's page.
-            let queued = deliveries::enqueue(
-                &state.db,
-                &[NewDelivery {
-                    kind: "reply",
-                    distribution_id: None,
-                    customer_id: None,
-                    occurrence: String::new(),
-                    integration_id: v.integration.id.clone(),
-                    priority: deliveries::PRIORITY_URGENT,
-                    recipient: message.from.clone(),
-                    body: text,
-                    send_after: now_millis(),
-                }],
-            )
-            .await;
-            if let Err(e) = queued {
-                tracing::error!(error = %e, "queueing a help reply failed");
-                // Not given: the provider's retry of this HELP gets it.
-                let integration = &v.integration.id;
-                if let Err(e) =
-                    deliveries::help_not_given(&state.db, integration, &message.from, now).await
-                {
-                    tracing::error!(error = %e, "taking back a help reply failed");
-                }
-                return StatusCode::INTERNAL_SERVER_ERROR.into_response();
-            }
-            state.engine.wake();
+    // The help text goes to a number once every ten minutes at most. Counted and queued in
+    // one transaction: a reply that could not be queued is not counted, so the provider's
+    // retry gets it.
+    let now = now_millis();
+    let given = async {
+        if v.hooks.replies_inline() {
+            return deliveries::help_due(&state.db, integration, &message.from, now).await;
+        }
+        let txn = crate::db::begin(&state.db).await?;
+        if !deliveries::help_due(&txn, integration, &message.from, now).await? {
+            return Ok(false);
+        }
+        // Sent like any message: paced, recorded, on the integration's page.
+        deliveries::enqueue(
+            &txn,
+            &[NewDelivery {
+                kind: "reply",
+                distribution_id: None,
+                customer_id: None,
+                occurrence: String::new(),
+                integration_id: integration.clone(),
+                priority: deliveries::PRIORITY_URGENT,
+                recipient: message.from.clone(),
+                body: text.clone(),
+                send_after: now,
+            }],
+        )
+        .await?;
+        txn.commit().await?;
+        state.engine.wake();
+        Ok(true)
+    }
+    .await;
+    match given {
+        Ok(true) if v.hooks.replies_inline() => acknowledge(v.hooks, Some(&text)),
+        Ok(true) => acknowledge(v.hooks, None),
+        Ok(false) => {
+            tracing::info!(integration = %integration, "HELP again within ten minutes: not answered again");
             acknowledge(v.hooks, None)
         }
-        other => acknowledge(v.hooks, other.as_deref()),
-    }
-}
-
-/// The help text for a HELP, unless the number got it through this integration lately.
-async fn help(
-    state: &AppState,
-    integration_id: &str,
-    phone: &str,
-    now: i64,
-) -> Result<Option<String>, ()> {
-    let text = state
-        .integrations
-        .help_text(integration_id)
-        .await
-        .map_err(|e| tracing::error!(error = %e, "reading the help text failed"))?;
-    match deliveries::help_due(&state.db, integration_id, phone, now).await {
-        Ok(true) => Ok(Some(text)),
-        Ok(false) => {
-            tracing::info!(integration = %integration_id, "HELP again within ten minutes: not answered again");
-            Ok(None)
-        }
         Err(e) => {
-            tracing::error!(error = %e, "counting a help reply failed");
-            Err(())
+            tracing::error!(error = %e, "answering a HELP failed");
+            StatusCode::INTERNAL_SERVER_ERROR.into_response()
         }
     }
 }

@@ -885,24 +885,6 @@ pub async fn help_due(
     Ok(db.execute(q.statement()).await?.rows_affected() > 0)
 }
 
-/// Takes back a help reply counted by [`help_due`] at `at` that could not be queued, so the
-/// provider's retry of the HELP gets it.
-pub async fn help_not_given(
-    db: &impl ConnectionTrait,
-    integration_id: &str,
-    phone: &str,
-    at: i64,
-) -> Result<(), DbErr> {
-    let mut q = Sql::new(db.get_database_backend());
-    q.push("DELETE FROM help_replies WHERE integration_id = ")
-        .bind(integration_id.to_owned())
-        .push(" AND phone = ")
-        .bind(phone.to_owned())
-        .push(" AND replied_at = ")
-        .bind(at);
-    db.execute(q.statement()).await.map(|_| ())
-}
-
 /// Ambiguous sends nobody confirmed within `older_than` ms are settled as failed (never sent
 /// again: a second copy is worse than a reported failure). Returns how many.
 pub async fn settle_unknown(db: &impl ConnectionTrait, older_than: i64) -> Result<u64, DbErr> {

@@ -341,6 +341,7 @@ async fn webhook_nonces_settled(backend: Backend) {
         .await,
         Some(0)
     );
+    // Rows without a request hash let no request in.
     for nonce in ["int_p:v2:1", "int_p:v2:2"] {
         assert_eq!(
             server::services::webhook_nonces::take(&db, nonce, "hash", 1_000_000_000)
