@@ -43,6 +43,8 @@ test('a test send through the sandbox shows its answer and lands in the sandbox 
   await page.getByLabel('Name', { exact: true }).fill(name);
   await page.getByRole('button', { name: 'Add integration' }).click();
   await expect(page.getByText('Integration saved.')).toBeVisible();
+  // Saving loads the list afresh; a click before it is hydrated is a full page load of its own.
+  if (jsEnabled(info)) await expect(page.locator('body[data-hydrated="true"]')).toBeAttached();
   await page.getByRole('link', { name }).click();
   if (jsEnabled(info)) await expect(page.locator('body[data-hydrated="true"]')).toBeAttached();
   await expect(page.getByText('Empty: send a test or a distribution through this integration.')).toBeVisible();
