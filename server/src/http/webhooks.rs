@@ -92,7 +92,7 @@ async fn verified(
 /// Takes a verified webhook's nonce, if its signature needs one, and runs its handler: both
 /// on a task of their own, so a provider that hangs up (its timeout, during a slow commit)
 /// cannot leave the nonce taken and the work undone. Handled, the nonce is spent for good.
-/// Should the handler fail on our side, or panic, the nonce is forgotten: the provider
+/// Should the handler fail on our side, or panic, the nonce is released: the provider
 /// retries the very same request, and that retry must count. A retry of the very same request
 /// (method, address and body) that arrives while the first is still being handled is asked to
 /// come back (503 with `Retry-After`), not refused as a replay: a provider does not retry a
@@ -139,14 +139,14 @@ where
             // minutes on), never another body under its signature.
             for attempt in 1..=3u64 {
                 let done = if failed {
-                    webhook_nonces::forget(&db, &key, token).await
+                    webhook_nonces::release(&db, &key, token).await
                 } else {
                     webhook_nonces::settle(&db, &key, token, now_millis()).await
                 };
                 match done {
                     Ok(()) => break,
                     Err(e) => {
-                        tracing::error!(error = %e, attempt, "settling a webhook's nonce failed");
+                        tracing::error!(error = %e, attempt, "settling or releasing a webhook's nonce failed");
                         tokio::time::sleep(std::time::Duration::from_millis(200 * attempt)).await;
                     }
                 }

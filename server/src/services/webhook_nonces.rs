@@ -5,7 +5,7 @@
 //!
 //! A nonce is taken when its request starts ([`take`]), with a hash of that request, settled
 //! when the request was handled ([`settle`]) and released when handling failed on our side
-//! ([`forget`]), so that the provider's retry of the very same request counts. Whatever
+//! ([`release`]), so that the provider's retry of the very same request counts. Whatever
 //! happens, only that very request (the same hash) is ever handled again under the nonce.
 
 use super::rule_sql::Sql;
@@ -23,7 +23,7 @@ pub const ABANDONED_MS: i64 = 120_000;
 /// What a request's nonce says about it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Taken {
-    /// New (or abandoned by a stopped process): handle the request, then settle or forget
+    /// New (or abandoned by a stopped process): handle the request, then settle or release
     /// the nonce with this token.
     First { token: i64 },
     /// The same request is being handled right now: its retry should come back later.
@@ -116,7 +116,7 @@ pub async fn settle(
 /// the provider's retry of the very same request is handled at once. The row stays, with its
 /// request's hash: deleting it would let a captured signature in with any other body. A nonce
 /// taken over since, or settled, stays as it is.
-pub async fn forget(db: &impl ConnectionTrait, nonce: &str, token: i64) -> Result<(), DbErr> {
+pub async fn release(db: &impl ConnectionTrait, nonce: &str, token: i64) -> Result<(), DbErr> {
     let mut q = Sql::new(db.get_database_backend());
     q.push("UPDATE webhook_nonces SET seen_at = 0 WHERE nonce = ")
         .bind(nonce.to_owned())

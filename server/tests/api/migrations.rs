@@ -353,7 +353,7 @@ async fn webhook_nonces_settled(backend: Backend) {
     }
     // A nonce released after a failure of ours lets only its own request in again, at once;
     // one settled by its taker stays spent, and a stale taker settles or releases nothing.
-    use server::services::webhook_nonces::{forget, settle, take, Taken};
+    use server::services::webhook_nonces::{release, settle, take, Taken};
     let now = 2_000_000_000;
     let Taken::First { token } = take(&db, "int_p:v2:3", "h1", now).await.unwrap() else {
         panic!("a new nonce is taken");
@@ -362,7 +362,7 @@ async fn webhook_nonces_settled(backend: Backend) {
         take(&db, "int_p:v2:3", "h1", now + 1).await.unwrap(),
         Taken::Running
     );
-    forget(&db, "int_p:v2:3", token).await.unwrap();
+    release(&db, "int_p:v2:3", token).await.unwrap();
     assert_eq!(
         take(&db, "int_p:v2:3", "h2", now + 2).await.unwrap(),
         Taken::Used
@@ -371,7 +371,7 @@ async fn webhook_nonces_settled(backend: Backend) {
     else {
         panic!("the same request is taken again");
     };
-    forget(&db, "int_p:v2:3", token).await.unwrap();
+    release(&db, "int_p:v2:3", token).await.unwrap();
     settle(&db, "int_p:v2:3", token, now + 4).await.unwrap();
     assert_eq!(
         take(&db, "int_p:v2:3", "h1", now + 5).await.unwrap(),
