@@ -137,6 +137,18 @@ pub trait SmsProvider: Send + Sync {
 
 /// A transport error as a failure: a request that never left is retryable, one that timed out
 /// (or broke) after it went out is ambiguous.
+/// The `Authorization` value of HTTP Basic auth, marked sensitive (left out of debug
+/// output), as reqwest's `basic_auth` makes it; computed once per adapter.
+pub fn basic_authorization(user: &str, password: &str) -> reqwest::header::HeaderValue {
+    use base64::{engine::general_purpose::STANDARD, Engine as _};
+    let encoded = STANDARD.encode(format!("{user}:{password}"));
+    // Base64 is visible ASCII, which a header value always takes.
+    let mut value = reqwest::header::HeaderValue::from_str(&format!("Basic {encoded}"))
+        .unwrap_or_else(|_| reqwest::header::HeaderValue::from_static("Basic"));
+    value.set_sensitive(true);
+    value
+}
+
 pub fn transport_failure(err: &reqwest::Error) -> Failure {
     let raw = RawAnswer {
         http_status: None,

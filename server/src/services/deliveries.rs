@@ -430,9 +430,11 @@ fn push_json_rows(q: &mut Sql, fields: &[(&str, &str)], rows: String, alias: &st
         .collect();
     q.push("(SELECT ").push(&columns.join(", "));
     if postgres {
-        q.push(" FROM json_array_elements(CAST(")
+        // JSONB: the array is parsed once, where `->>` on each element of a JSON array would
+        // parse that element again for every field (a tenth of the statement's time).
+        q.push(" FROM jsonb_array_elements(CAST(")
             .bind(rows)
-            .push(" AS JSON)) AS e)");
+            .push(" AS JSONB)) AS e)");
     } else {
         q.push(" FROM json_each(").bind(rows).push(") AS e)");
     }

@@ -291,14 +291,14 @@ impl IntegrationService {
                     integration_id: m.id.clone(),
                     sender: m.sender.clone(),
                 }),
-                "twilio" => Box::new(Twilio {
-                    http: self.http.clone(),
-                    base_url: base(twilio::DEFAULT_BASE),
-                    account_sid: take("account_sid"),
-                    auth_token: take("auth_token"),
-                    from: m.sender.clone(),
-                    messaging_service_sid: creds.get("messaging_service_sid").cloned(),
-                }),
+                "twilio" => Box::new(Twilio::new(
+                    self.http.clone(),
+                    &base(twilio::DEFAULT_BASE),
+                    &take("account_sid"),
+                    &take("auth_token"),
+                    m.sender.clone(),
+                    creds.get("messaging_service_sid").cloned(),
+                )),
                 "vonage" => Box::new(Vonage {
                     http: self.http.clone(),
                     base_url: base(vonage::DEFAULT_BASE),

@@ -16,14 +16,14 @@ use wiremock::{
 const MESSAGES: &str = "/2010-04-01/Accounts/AC123/Messages.json";
 
 fn twilio(base: &str, timeout: Duration) -> Twilio {
-    Twilio {
-        http: reqwest::Client::builder().timeout(timeout).build().unwrap(),
-        base_url: base.to_owned(),
-        account_sid: "AC123".into(),
-        auth_token: "tok".into(),
-        from: Some("+15017122661".into()),
-        messaging_service_sid: None,
-    }
+    Twilio::new(
+        reqwest::Client::builder().timeout(timeout).build().unwrap(),
+        base,
+        "AC123",
+        "tok",
+        Some("+15017122661".into()),
+        None,
+    )
 }
 
 fn sms() -> OutgoingSms {
@@ -79,8 +79,14 @@ async fn twilio_uses_the_messaging_service_instead_of_a_sender() {
         .expect(1)
         .mount(&fake)
         .await;
-    let mut t = twilio(&fake.uri(), Duration::from_secs(5));
-    t.messaging_service_sid = Some("MG9".into());
+    let t = Twilio::new(
+        reqwest::Client::new(),
+        &fake.uri(),
+        "AC123",
+        "tok",
+        Some("+15017122661".into()),
+        Some("MG9".into()),
+    );
     t.send(&sms()).await.unwrap();
     let request = &fake.received_requests().await.unwrap()[0];
     assert!(!String::from_utf8_lossy(&request.body).contains("From="));
