@@ -14,7 +14,8 @@
 //!   prints the time and the process's peak memory.
 //! - `delivery [messages] [postgres]`: (a) throughput of the delivery queue and the Twilio
 //!   adapter against an unlimited loopback fake provider, next to the raw reqwest → fake
-//!   ceiling measured in the same run with the same concurrency; (b) pacing accuracy of an
+//!   ceiling measured in the same run with the same concurrency, right before and right after
+//!   each queue round; (b) pacing accuracy of an
 //!   integration limited to 100 segments/s, sending 6,000 segments (one- and two-segment
 //!   messages) for about a minute.
 //! - `send [customers] [postgres]`: a manual distribution of unique codes to a segment of
@@ -517,8 +518,8 @@ async fn fake_provider() -> (String, std::sync::Arc<FakeLog>) {
     (format!("http://{addr}"), log)
 }
 
-/// Rounds of ceiling and queue in the delivery benchmark.
-const ROUNDS: usize = 5;
+/// Rounds of ceiling, queue and ceiling in the delivery benchmark.
+const ROUNDS: usize = 7;
 
 fn delivery() {
     let count: usize = std::env::args()
@@ -585,12 +586,13 @@ fn delivery() {
                     .await.ok().flatten().and_then(|r| r.try_get::<i64>("", "n").ok()).unwrap_or(0)
             }
         };
-        // Five rounds, each the ceiling and then the queue, since this machine's noise moves
-        // either by a third from one run to the next; the medians are the result.
+        // Rounds of ceiling, queue, ceiling: this machine's speed drifts by a third within
+        // minutes, so each round compares the queue with the mean of the ceilings measured
+        // right before and right after it (the queueing, which takes longer than either, is
+        // done before the first). The medians over the rounds are the result.
         let mut ratios = Vec::new();
         let (mut raws, mut engines) = (Vec::new(), Vec::new());
         for round in 0..ROUNDS {
-            let raw = ceiling().await;
             let items: Vec<NewDelivery> = (0..count)
                 .map(|i| NewDelivery {
                     kind: "distribution", distribution_id: Some("dst_bench".into()), customer_id: None,
@@ -603,6 +605,7 @@ fn delivery() {
             // is sending only (and the commit).
             let txn = { use sea_orm::TransactionTrait; db.begin().await.expect("txn") };
             deliveries::enqueue(&txn, &items).await.expect("enqueue");
+            let before = ceiling().await;
             log.arrivals.lock().expect("log").clear();
             let started = Instant::now();
             txn.commit().await.expect("commit");
@@ -615,9 +618,11 @@ fn delivery() {
                 tokio::time::sleep(Duration::from_millis(20)).await;
             }
             let recorded = started.elapsed();
+            let after = ceiling().await;
+            let raw = (before + after) / 2.0;
             let engine = count as f64 / handed.as_secs_f64();
             println!(
-                "  round {}: raw reqwest → loopback fake {raw:.0} messages/s; queue + dispatcher + Twilio adapter {engine:.0} messages/s handed over ({:.0} %), all recorded as accepted after {:.2} s",
+                "  round {}: raw reqwest → loopback fake {raw:.0} messages/s ({before:.0} before, {after:.0} after); queue + dispatcher + Twilio adapter {engine:.0} messages/s handed over ({:.0} %), all recorded as accepted after {:.2} s",
                 round + 1, 100.0 * engine / raw, recorded.as_secs_f64()
             );
             ratios.push(engine / raw);
