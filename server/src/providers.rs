@@ -135,8 +135,6 @@ pub trait SmsProvider: Send + Sync {
     async fn send(&self, sms: &OutgoingSms) -> Result<Accepted, Failure>;
 }
 
-/// A transport error as a failure: a request that never left is retryable, one that timed out
-/// (or broke) after it went out is ambiguous.
 /// The `Authorization` value of HTTP Basic auth, marked sensitive (left out of debug
 /// output), as reqwest's `basic_auth` makes it; computed once per adapter.
 pub fn basic_authorization(user: &str, password: &str) -> reqwest::header::HeaderValue {
@@ -149,6 +147,8 @@ pub fn basic_authorization(user: &str, password: &str) -> reqwest::header::Heade
     value
 }
 
+/// A transport error as a failure: a request that never left is retryable, one that timed out
+/// (or broke) after it went out is ambiguous.
 pub fn transport_failure(err: &reqwest::Error) -> Failure {
     let raw = RawAnswer {
         http_status: None,

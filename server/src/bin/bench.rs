@@ -15,9 +15,8 @@
 //! - `delivery [messages] [postgres]`: (a) throughput of the delivery queue and the Twilio
 //!   adapter against an unlimited loopback fake provider, next to the raw reqwest → fake
 //!   ceiling measured in the same run with the same concurrency, right before and right after
-//!   each queue round; (b) pacing accuracy of an
-//!   integration limited to 100 segments/s, sending 6,000 segments (one- and two-segment
-//!   messages) for about a minute.
+//!   each queue round; (b) pacing accuracy of an integration limited to 100 segments/s,
+//!   sending 6,000 segments (one- and two-segment messages) for about a minute.
 //! - `send [customers] [postgres]`: a manual distribution of unique codes to a segment of
 //!   1,000,000 customers (a tenth opted out), prepared in this process; then a separate server
 //!   process (this binary as `__serve`, the same code as `codecast serve`) gets the review and
