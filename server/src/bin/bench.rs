@@ -537,8 +537,9 @@ fn delivery() {
         println!("delivery ({}): {count} messages", bench.backend_name());
 
         // (a) The ceiling: the same requests straight from reqwest, 64 at a time (the
-        // dispatcher's cap on requests in flight), measured in each round just before the
-        // queue.
+        // dispatcher's cap on requests in flight), measured in each round just before and just
+        // after the queue. The round's ceiling is the plain mean of the two rates, which is
+        // never below their time-weighted mean, so it errs against the queue.
         let http = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().expect("client");
         let url = format!("{fake}/2010-04-01/Accounts/AC1/Messages.json");
         let ceiling = || {

@@ -80,7 +80,10 @@ async fn twilio_uses_the_messaging_service_instead_of_a_sender() {
         .mount(&fake)
         .await;
     let t = Twilio::new(
-        reqwest::Client::new(),
+        reqwest::Client::builder()
+            .timeout(Duration::from_secs(5))
+            .build()
+            .unwrap(),
         &fake.uri(),
         "AC123",
         "tok",
